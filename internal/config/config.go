@@ -1,0 +1,253 @@
+// Package config reads keyward's configuration from environment variables,
+// overridable by command-line flags. Every setting has a safe default, and a
+// bad value is reported naming the variable and what it expects.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/model"
+)
+
+// Config is the whole configuration of a keyward process.
+type Config struct {
+	DatabaseURL    string
+	DataDir        string
+	Addr           string
+	SessionSecret  []byte
+	KeyPrefix      string
+	ScopesFile     string
+	Resources      []model.Resource
+	TrustedProxies []netip.Prefix
+	AllowQueryKey  bool
+	CookieSecure   bool
+	// CookieSecureDefaulted is true when KEYWARD_COOKIE_SECURE was not set and
+	// the embedded default turned Secure off for plain-HTTP localhost.
+	CookieSecureDefaulted bool
+	LastUsedFlush         time.Duration
+	CacheTTL              time.Duration
+	LogFormat             string
+}
+
+// Embedded reports whether the configuration uses the embedded SQLite default.
+func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// DSN is the store's connection string: DATABASE_URL, or the SQLite file in
+// the data directory.
+func (c *Config) DSN() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return "file:" + filepath.Join(c.DataDir, "keyward.db")
+}
+
+// setting is one variable with its flag.
+type setting struct {
+	env, flag, def, usage string
+}
+
+var settings = []setting{
+	{"DATABASE_URL", "database-url", "", "PostgreSQL URL (postgres://…); unset: embedded SQLite in the data dir"},
+	{"KEYWARD_DATA_DIR", "data-dir", "./data", "folder for the embedded database and generated secrets"},
+	{"KEYWARD_ADDR", "addr", ":8080", "address to listen on"},
+	{"KEYWARD_SESSION_SECRET", "session-secret", "", "secret (32+ characters) signing session cookies; required with PostgreSQL"},
+	{"KEYWARD_KEY_PREFIX", "key-prefix", keys.DefaultPrefix, "prefix of generated keys, [a-z][a-z0-9]{0,9}"},
+	{"KEYWARD_SCOPES_FILE", "scopes-file", "", "YAML file listing your API's resources (name, label, description)"},
+	{"KEYWARD_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed"},
+	{"KEYWARD_ALLOW_QUERY_KEY", "allow-query-key", "false", "accept ?key= on /v1 (true|false)"},
+	{"KEYWARD_COOKIE_SECURE", "cookie-secure", "", "mark cookies Secure (true|false); default true, false for the embedded default"},
+	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
+	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
+	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+}
+
+// Flags registers one flag per setting on fs and returns a function that
+// reads the configuration once fs is parsed; flags win over the environment.
+func Flags(fs *flag.FlagSet, getenv func(string) string) func() (*Config, error) {
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		vals[s.env] = fs.String(s.flag, v, s.usage+" (env "+s.env+")")
+	}
+	return func() (*Config, error) {
+		get := func(env string) string { return strings.TrimSpace(*vals[env]) }
+		return build(get)
+	}
+}
+
+// Usage lists the variables for --help.
+func Usage() string {
+	var b strings.Builder
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(&b, "  %-24s --%-16s %s (default %s)\n", s.env, s.flag, s.usage, def)
+	}
+	return b.String()
+}
+
+func build(get func(string) string) (*Config, error) {
+	c := &Config{
+		DatabaseURL: get("DATABASE_URL"),
+		DataDir:     get("KEYWARD_DATA_DIR"),
+		Addr:        get("KEYWARD_ADDR"),
+		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
+		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
+		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+	}
+	var errs []error
+	bad := func(env, want string, got string) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", env, got, want))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL: expected a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)"))
+	}
+	if c.DataDir == "" {
+		bad("KEYWARD_DATA_DIR", "expected a folder path", c.DataDir)
+	}
+	if _, port, err := splitAddr(c.Addr); err != nil || port == "" {
+		bad("KEYWARD_ADDR", "expected host:port or :port, e.g. :8080", c.Addr)
+	}
+	if !keys.ValidPrefix(c.KeyPrefix) {
+		bad("KEYWARD_KEY_PREFIX", "expected 1–10 characters matching [a-z][a-z0-9]{0,9}", c.KeyPrefix)
+	}
+	if secret := get("KEYWARD_SESSION_SECRET"); secret != "" {
+		if len(secret) < 32 {
+			errs = append(errs, errors.New("KEYWARD_SESSION_SECRET: expected at least 32 characters (e.g. the output of `openssl rand -hex 32`)"))
+		}
+		c.SessionSecret = []byte(secret)
+	} else if c.DatabaseURL != "" {
+		errs = append(errs, errors.New("KEYWARD_SESSION_SECRET: required with PostgreSQL so that every instance signs sessions alike (e.g. `openssl rand -hex 32`)"))
+	}
+	for _, p := range splitList(get("KEYWARD_TRUSTED_PROXIES")) {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(p); aerr == nil {
+				pfx = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				bad("KEYWARD_TRUSTED_PROXIES", "expected comma-separated CIDRs such as 10.0.0.0/8,192.168.1.10", p)
+				continue
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+	}
+	var err error
+	if c.AllowQueryKey, err = strconv.ParseBool(get("KEYWARD_ALLOW_QUERY_KEY")); err != nil {
+		bad("KEYWARD_ALLOW_QUERY_KEY", "expected true or false", get("KEYWARD_ALLOW_QUERY_KEY"))
+	}
+	switch v := get("KEYWARD_COOKIE_SECURE"); v {
+	case "":
+		c.CookieSecure = !c.Embedded()
+		c.CookieSecureDefaulted = c.Embedded()
+	default:
+		if c.CookieSecure, err = strconv.ParseBool(v); err != nil {
+			bad("KEYWARD_COOKIE_SECURE", "expected true or false", v)
+		}
+	}
+	if c.LastUsedFlush, err = time.ParseDuration(get("KEYWARD_LAST_USED_FLUSH")); err != nil || c.LastUsedFlush < 100*time.Millisecond || c.LastUsedFlush > time.Hour {
+		bad("KEYWARD_LAST_USED_FLUSH", "expected a duration between 100ms and 1h, e.g. 10s", get("KEYWARD_LAST_USED_FLUSH"))
+	}
+	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
+		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
+	}
+	if c.ScopesFile != "" {
+		if c.Resources, err = LoadResources(c.ScopesFile); err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_SCOPES_FILE: %w", err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func splitAddr(addr string) (string, string, error) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", "", errors.New("no port")
+	}
+	if _, err := strconv.ParseUint(addr[i+1:], 10, 16); err != nil {
+		return "", "", err
+	}
+	return addr[:i], addr[i+1:], nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// LoadResources reads a resource catalog file: YAML with a top-level
+// `resources:` list (or a bare list) of {name, label, description}.
+func LoadResources(path string) ([]model.Resource, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Resources []model.Resource `yaml:"resources"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil || doc.Resources == nil {
+		var list []model.Resource
+		if err2 := yaml.Unmarshal(b, &list); err2 != nil {
+			if err == nil {
+				err = err2
+			}
+			return nil, fmt.Errorf("%s: expected `resources:` with a list of {name, label, description}: %w", path, err)
+		}
+		doc.Resources = list
+	}
+	if _, err := model.NewCatalog(doc.Resources); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, model.ErrorMessage(err))
+	}
+	return doc.Resources, nil
+}
+
+// EnsureSessionSecret fills SessionSecret for the embedded default: read from
+// session.key in the data dir, or generated once and kept there (mode 0600).
+func (c *Config) EnsureSessionSecret() error {
+	if len(c.SessionSecret) > 0 {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "session.key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		c.SessionSecret = []byte(strings.TrimSpace(string(b)))
+		return nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("KEYWARD_DATA_DIR: cannot create %s: %w", c.DataDir, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	secret := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("KEYWARD_DATA_DIR: cannot write the session secret: %w", err)
+	}
+	c.SessionSecret = []byte(secret)
+	return nil
+}

@@ -1,0 +1,135 @@
+package model
+
+import "time"
+
+// Environment of a key.
+const (
+	EnvLive = "live"
+	EnvTest = "test"
+)
+
+// KeyStatus is derived from a key's timestamps, never stored.
+type KeyStatus string
+
+// Key statuses.
+const (
+	StatusActive  KeyStatus = "active"
+	StatusExpired KeyStatus = "expired"
+	StatusRevoked KeyStatus = "revoked"
+)
+
+// Label is the status as shown on a badge.
+func (s KeyStatus) Label() string {
+	switch s {
+	case StatusActive:
+		return "Active"
+	case StatusExpired:
+		return "Expired"
+	case StatusRevoked:
+		return "Revoked"
+	}
+	return string(s)
+}
+
+// MaxKeyNameLen is the longest key name in characters (runes).
+const MaxKeyNameLen = 100
+
+// ExpiresSoonWindow is how close an expiry must be for the "Expires soon" hint.
+const ExpiresSoonWindow = 7 * 24 * time.Hour
+
+// APIKey is an API key as stored: never the raw key, only its SHA-256.
+type APIKey struct {
+	ID            int64
+	PublicID      string
+	TeamID        int64
+	Name          string
+	Environment   string
+	KeyHash       string `json:"-"`
+	Hint          string
+	PermissionSet PermissionSet `gorm:"column:permission"`
+	Scopes        []string      `gorm:"serializer:json"`
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	RevokedBy     string
+	CreatedBy     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastUsedAt    *time.Time
+	LastUsedIP    string `gorm:"column:last_used_ip"`
+}
+
+// TableName tells GORM the table of APIKey.
+func (APIKey) TableName() string { return "api_keys" }
+
+// Permission returns the key's permission.
+func (k APIKey) Permission() Permission { return PermissionFromStored(k.PermissionSet, k.Scopes) }
+
+// Status derives the key's status at now: Revoked if revoked, else Expired if
+// expires_at ≤ now, else Active.
+func (k APIKey) Status(now time.Time) KeyStatus {
+	switch {
+	case k.RevokedAt != nil:
+		return StatusRevoked
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
+		return StatusExpired
+	}
+	return StatusActive
+}
+
+// ExpiresSoon reports whether an active key expires within ExpiresSoonWindow.
+func (k APIKey) ExpiresSoon(now time.Time) bool {
+	return k.Status(now) == StatusActive && k.ExpiresAt != nil && k.ExpiresAt.Sub(now) <= ExpiresSoonWindow
+}
+
+// KeyFilter selects and orders a team's keys.
+type KeyFilter struct {
+	TeamID      int64
+	Query       string    // substring of the name, case-insensitive
+	Status      KeyStatus // "" for any
+	Environment string    // "" for any
+	Sort        string    // KeySortCreated (default), KeySortLastUsed, KeySortName
+	Now         time.Time
+	// Stale lists only keys whose last use (or creation, if never used) is
+	// before this time; zero for no such filter.
+	UnusedSince time.Time
+	NeverUsed   bool
+	NeverExpire bool
+	ExpiringBy  time.Time // active keys expiring at or before this time
+	Offset      int
+	Limit       int
+	// After is an opaque cursor for the API's pagination (the last key's public id).
+	After string
+}
+
+// Sort orders for keys.
+const (
+	KeySortCreated  = "created"
+	KeySortLastUsed = "last_used"
+	KeySortName     = "name"
+)
+
+// KeyUpdate is a change to a key's editable fields; nil fields stay as they are.
+type KeyUpdate struct {
+	Name       *string
+	Permission *Permission
+	// ExpiresAt: set SetExpiry to change it; a nil ExpiresAt then means never.
+	SetExpiry bool
+	ExpiresAt *time.Time
+}
+
+// UsageDay is a key's request count on one UTC day.
+type UsageDay struct {
+	KeyID    int64
+	Day      time.Time
+	Requests int64
+	Refused  int64
+}
+
+// KeyUse is one recorded use of a key, for the batched last-used recorder.
+type KeyUse struct {
+	KeyID    int64
+	At       time.Time
+	IP       string
+	Requests int64
+	Refused  int64
+}

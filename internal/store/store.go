@@ -1,0 +1,257 @@
+// Package store is keyward's data layer: the only package that sees
+// *gorm.DB. It speaks PostgreSQL (production, many instances) and an embedded
+// SQLite file (the zero-setup default) through one API that returns model
+// types and coded *model.Error values.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/keyward/keyward/internal/model"
+)
+
+// Dialects.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// KeyChangeChannel is the PostgreSQL NOTIFY channel on which a changed key's
+// hash is sent, inside the transaction that changes it.
+const KeyChangeChannel = "keyward_key_changed"
+
+// Options tune Open.
+type Options struct {
+	// Now is the clock; time.Now when nil. Tests inject their own.
+	Now func() time.Time
+	// MaxOpenConns bounds the pool (PostgreSQL); 0 means 20.
+	MaxOpenConns int
+	Logger       *slog.Logger
+}
+
+// Store is the data layer. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect string
+	dsn     string
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu        sync.RWMutex
+	onChanged []func(hash string)
+}
+
+// Dialect reports which database the store runs on.
+func DialectOf(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
+// Open connects to dsn: a postgres:// URL, or "file:<path>" (or a bare path)
+// for SQLite, whose folder is created if missing. It returns EUNAVAILABLE if
+// the database cannot be reached and EINVALID for a malformed DSN.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	s := &Store{dialect: DialectOf(dsn), dsn: dsn, now: opts.Now, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            s.dialect == Postgres,
+		NowFunc:                func() time.Time { return s.now().UTC() },
+		TranslateError:         false,
+	}
+	var dial gorm.Dialector
+	switch s.dialect {
+	case Postgres:
+		if _, err := url.Parse(dsn); err != nil {
+			return nil, model.Wrap(model.EINVALID, err, "DATABASE_URL is not a valid postgres:// URL")
+		}
+		dial = postgres.Open(dsn)
+	default:
+		path := strings.TrimPrefix(dsn, "file:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, model.Wrap(model.EINVALID, err, "cannot create the data directory "+filepath.Dir(path))
+		}
+		// WAL lets readers run beside the single writer; busy_timeout waits
+		// out short write locks instead of failing requests.
+		dial = sqlite.Open("file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	}
+	db, err := gorm.Open(dial, cfg)
+	if err != nil {
+		return nil, model.Wrap(model.EUNAVAILABLE, err, "cannot open the database")
+	}
+	s.db = db
+	if s.sqlDB, err = db.DB(); err != nil {
+		return nil, model.Wrap(model.EINTERNAL, err, "cannot open the database")
+	}
+	if s.dialect == Postgres {
+		n := opts.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		s.sqlDB.SetMaxOpenConns(n)
+		s.sqlDB.SetMaxIdleConns(n)
+		s.sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		s.sqlDB.SetMaxOpenConns(4)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Ping(pingCtx); err != nil {
+		_ = s.sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect returns Postgres or SQLite.
+func (s *Store) Dialect() string { return s.dialect }
+
+// DSN returns the connection string the store was opened with.
+func (s *Store) DSN() string { return s.dsn }
+
+// Now returns the store's clock reading in UTC.
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.sqlDB.Close() }
+
+// Ping checks that the database answers. It returns EUNAVAILABLE if not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return model.Wrap(model.EUNAVAILABLE, err, "The database is unreachable.")
+	}
+	return nil
+}
+
+// OnKeyChange registers fn to run after any transaction that changes a key
+// commits, with that key's hash. The verify cache uses it to invalidate
+// locally at once; other instances learn through NOTIFY.
+func (s *Store) OnKeyChange(fn func(hash string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onChanged = append(s.onChanged, fn)
+}
+
+func (s *Store) keysChanged(hashes []string) {
+	s.mu.RLock()
+	fns := s.onChanged
+	s.mu.RUnlock()
+	for _, h := range hashes {
+		for _, fn := range fns {
+			fn(h)
+		}
+	}
+}
+
+// txn is a transaction in progress with the keys it changed.
+type txn struct {
+	*gorm.DB
+	s       *Store
+	changed []string
+}
+
+// notifyKey records that the key with hash changed; on PostgreSQL it sends
+// the NOTIFY inside the transaction so it is delivered only on commit.
+func (t *txn) notifyKey(hash string) error {
+	t.changed = append(t.changed, hash)
+	if t.s.dialect == Postgres {
+		return t.Exec("SELECT pg_notify(?, ?)", KeyChangeChannel, hash).Error
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction and, after commit, tells the key-change hooks.
+func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	var changed []string
+	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		t := &txn{DB: db, s: s}
+		if err := fn(t); err != nil {
+			return err
+		}
+		changed = t.changed
+		return nil
+	})
+	if err != nil {
+		return translate(err)
+	}
+	s.keysChanged(changed)
+	return nil
+}
+
+// translate turns driver errors into coded errors; *model.Error passes through.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *model.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return model.Wrap(model.ENOTFOUND, err, "Not found.")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return model.Wrap(model.EUNAVAILABLE, err, "The database did not answer in time.")
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "SQLSTATE 23505"), strings.Contains(msg, "UNIQUE constraint failed"):
+		return model.Wrap(model.ECONFLICT, err, "That already exists.")
+	case isUnavailable(msg):
+		return model.Wrap(model.EUNAVAILABLE, err, "The database is unreachable.")
+	}
+	return model.Wrap(model.EINTERNAL, err, "")
+}
+
+func isUnavailable(msg string) bool {
+	for _, s := range []string{"connection refused", "failed to connect", "broken pipe", "connection reset",
+		"bad connection", "SQLSTATE 57P01", "SQLSTATE 57P03", "server closed", "unexpected EOF", "no such host", "i/o timeout", "conn closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// audit appends an audit event inside tx.
+func (t *txn) audit(teamID int64, actor model.Actor, action, targetID, targetName string, detail map[string]any) error {
+	ev := model.AuditEvent{
+		TeamID: teamID, ActorUserID: actor.UserID, ActorKeyID: actor.KeyID, ActorLabel: actor.Label,
+		Action: action, TargetID: targetID, TargetName: targetName, IP: actor.IP, Detail: detail,
+		CreatedAt: t.s.Now(),
+	}
+	if ev.Detail == nil {
+		ev.Detail = map[string]any{}
+	}
+	if err := t.Create(&ev).Error; err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}

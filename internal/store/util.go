@@ -1,0 +1,41 @@
+package store
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+var forUpdate = clause.Locking{Strength: "UPDATE"}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// likePattern escapes LIKE wildcards in user input and wraps it in %…%.
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(q)) + "%"
+}
+
+
+func equalTimes(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// jsonStrings encodes scopes as the JSON text the scopes column holds.
+func jsonStrings(v []string) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
