@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,6 @@ func likePattern(q string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(strings.ToLower(q)) + "%"
 }
-
 
 func equalTimes(a, b *time.Time) bool {
 	if a == nil || b == nil {
@@ -38,4 +38,16 @@ func timeOrNil(t *time.Time) any {
 func jsonStrings(v []string) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Redact returns a database URL without its password, for logs and errors.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

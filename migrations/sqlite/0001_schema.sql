@@ -58,7 +58,7 @@ CREATE TABLE api_keys (
 );
 CREATE UNIQUE INDEX api_keys_hash_key ON api_keys (key_hash);
 CREATE INDEX api_keys_team_created_idx ON api_keys (team_id, created_at DESC, id DESC);
-CREATE INDEX api_keys_team_last_used_idx ON api_keys (team_id, last_used_at DESC NULLS LAST, id DESC);
+CREATE INDEX api_keys_team_last_used_idx ON api_keys (team_id, last_used_at DESC, id DESC); -- SQLite sorts NULLs last in DESC order
 CREATE INDEX api_keys_team_name_idx ON api_keys (team_id, lower(name), id);
 
 -- Append-only. Actors and targets are copied by value so the trail outlives

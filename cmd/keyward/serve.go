@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/web"
+)
+
+// openStore opens and migrates the configured database, with one clear error
+// line when it cannot be reached.
+func openStore(ctx context.Context, cfg *config.Config, opts store.Options) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DSN(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	return st, nil
+}
+
+// describeDB names the database without its password.
+func describeDB(cfg *config.Config) string {
+	if cfg.Embedded() {
+		return "embedded SQLite at " + cfg.DSN()[len("file:"):]
+	}
+	return "PostgreSQL " + store.Redact(cfg.DatabaseURL)
+}
+
+func rootCause(err error) string {
+	var me *model.Error
+	for e := err; e != nil; {
+		if m, ok := e.(*model.Error); ok {
+			me = m
+			e = m.Err
+			continue
+		}
+		return e.Error()
+	}
+	if me != nil {
+		return me.Message
+	}
+	return err.Error()
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	var drain time.Duration
+	cfg, _, err := parseConfig(e, "serve", args, func(fs *flag.FlagSet) {
+		fs.DurationVar(&drain, "shutdown-timeout", 30*time.Second, "how long to drain in-flight requests on SIGTERM")
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg.LogFormat)
+	if err := cfg.EnsureSessionSecret(); err != nil {
+		return err
+	}
+	if cfg.CookieSecureDefaulted {
+		log.Warn("cookies are not marked Secure: the embedded default serves plain HTTP on localhost; set KEYWARD_COOKIE_SECURE=true behind HTTPS")
+	}
+	st, err := openStore(ctx, cfg, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := web.New(cfg, st, web.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
+	}
+	log.Info("keyward serving", "version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
+	err = srv.Serve(ctx, ln, drain)
+	if cerr := srv.Close(context.Background()); cerr != nil {
+		log.Error("closing", "err", cerr)
+	}
+	log.Info("keyward stopped")
+	return err
+}
+
+func runMigrate(ctx context.Context, e *env, args []string) error {
+	cfg, _, err := parseConfig(e, "migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DSN(), store.Options{})
+	if err != nil {
+		return fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	fmt.Fprintf(e.stdout, "migrations: %d applied; the schema is current (%s)\n", n, describeDB(cfg))
+	return nil
+}

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/views"
+)
+
+// statusOf maps an error to its HTTP status: the one place codes become statuses.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return he.Code
+	}
+	switch model.ErrorCode(err) {
+	case model.EINVALID:
+		return http.StatusUnprocessableEntity
+	case model.ENOTFOUND:
+		return http.StatusNotFound
+	case model.ECONFLICT:
+		return http.StatusConflict
+	case model.EFORBIDDEN:
+		return http.StatusForbidden
+	case model.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case model.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case model.ETOOMANY:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// apiCode is the machine-readable code in API error bodies.
+func apiCode(status int, err error) string {
+	var me *model.Error
+	if errors.As(err, &me) {
+		switch me.Code {
+		case model.EINVALID:
+			return "invalid_request"
+		case model.EINTERNAL:
+			return "internal_error"
+		}
+		return me.Code
+	}
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return "internal_error"
+}
+
+// userMessage is what people are told about err.
+func userMessage(status int, err error) string {
+	var me *model.Error
+	if errors.As(err, &me) && me.Code != model.EINTERNAL && me.Message != "" {
+		return me.Message
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) && status < 500 {
+		if m, ok := he.Message.(string); ok && m != "" {
+			return m
+		}
+	}
+	switch status {
+	case http.StatusNotFound:
+		return "We couldn't find that page. It may have been deleted, or the link is wrong."
+	case http.StatusForbidden:
+		return "You don't have access to this page. Ask a team owner or admin if you need it."
+	case http.StatusServiceUnavailable:
+		return "keyward can't reach its database right now. Your data is safe; please try again in a moment."
+	case http.StatusTooManyRequests:
+		return "Too many attempts. Please wait a little and try again."
+	}
+	if status >= 500 {
+		return "Something went wrong on our side. It has been logged; please try again."
+	}
+	return http.StatusText(status)
+}
+
+// APIError is the body of every /v1 error.
+type APIError struct {
+	Error APIErrorBody `json:"error"`
+}
+
+// APIErrorBody carries a stable code, a message for people, and the request id.
+type APIErrorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id"`
+}
+
+// handleError is the single error pipeline: JSON for /v1, a fragment for
+// htmx, a friendly page otherwise. Internal errors are logged, not shown.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := statusOf(err)
+	if status >= 500 {
+		s.logger(c).Error("request failed", "status", status, "err", err)
+	}
+	msg := userMessage(status, err)
+	if status == http.StatusTooManyRequests {
+		if ra := c.Response().Header().Get("Retry-After"); ra == "" {
+			c.Response().Header().Set("Retry-After", "60")
+		}
+	}
+	var werr error
+	switch {
+	case isAPI(c):
+		body := APIError{Error: APIErrorBody{Code: apiCode(status, err), Message: msg, RequestID: requestIDOf(c)}}
+		if c.Request().Method == http.MethodHead {
+			werr = c.NoContent(status)
+		} else {
+			werr = c.JSON(status, body)
+		}
+	case isHTMX(c):
+		// htmx does not swap error responses by default; the page's
+		// response-handling config swaps them into the notice area named here.
+		c.Response().Header().Set("HX-Retarget", "#flash")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		werr = render(c, status, views.Notice("error", msg))
+	default:
+		werr = render(c, status, views.ErrorPage(s.chrome(c, ""), status, http.StatusText(status), msg))
+	}
+	if werr != nil {
+		s.logger(c).Warn("writing error response", "err", werr)
+	}
+}
