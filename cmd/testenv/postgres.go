@@ -102,6 +102,11 @@ func probe(url string) error {
 func findBinaries() string {
 	var dirs []string
 	if p, err := exec.LookPath("initdb"); err == nil {
+		// Follow a symlink (such as /usr/local/bin/initdb) to the directory
+		// that holds the matching postgres.
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
 		dirs = append(dirs, filepath.Dir(p))
 	}
 	versioned, _ := filepath.Glob("/usr/lib/postgresql/*/bin")

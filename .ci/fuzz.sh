@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module, one at a time, for a while each.
+#
+#   .ci/fuzz.sh [FUZZTIME]     FUZZTIME as go test -fuzztime takes it; default 15s
+#
+# Targets are found with `go test -list '^Fuzz' ./...`. A failing input is
+# saved under the package's testdata/fuzz/ by go test; commit it as a
+# regression case once the bug is fixed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime="${1:-${FUZZTIME:-15s}}"
+
+# go test -list prints each package's matching names, then "ok <package> ...".
+listing="$(go test -list '^Fuzz' ./...)"
+targets="$(awk '
+	/^Fuzz/ { names[n++] = $1; next }
+	/^ok[ \t]/ { for (i = 0; i < n; i++) print $2, names[i]; n = 0 }
+' <<<"$listing")"
+
+if [ -z "$targets" ]; then
+	echo "fuzz: no fuzz targets"
+	exit 0
+fi
+
+while read -r pkg name; do
+	echo "fuzz: $name in $pkg for $fuzztime"
+	go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"
+done <<<"$targets"

@@ -1,0 +1,43 @@
+# keyward: "make help" lists the targets.
+
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 15s
+
+# Every target that runs tests goes through cmd/testenv, which finds or starts
+# a PostgreSQL and exports TEST_DATABASE_URL for the whole run.
+TESTENV := go run ./cmd/testenv --
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test e2e generate lint bench fuzz
+
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+run: ## run the dashboard and API (SQLite in ./data unless DATABASE_URL is set)
+	@addr="$${KEYWARD_ADDR:-:8080}"; host="$${addr%:*}"; \
+	case "$$host" in ""|0.0.0.0|"[::]") host=localhost ;; esac; \
+	echo "keyward: open http://$$host:$${addr##*:}"
+	go run ./cmd/keyward serve
+
+build: ## build a static bin/keyward stamped with the git version
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/keyward ./cmd/keyward
+
+test: ## run every test with -race against a real PostgreSQL (and SQLite)
+	$(TESTENV) go test -race -count=1 ./...
+
+e2e: ## run the browser tests in web/e2e (needs chromium)
+	$(TESTENV) go test -race -count=1 -tags e2e ./web/e2e/...
+
+generate: ## regenerate the templ components (*_templ.go, committed)
+	go tool templ generate
+
+lint: ## fail on gofmt differences (generated *_templ.go aside), then go vet
+	@unformatted="$$(gofmt -l . | grep -v '_templ\.go$$' || true)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+
+bench: ## measure the performance targets of DESIGN.md
+	$(TESTENV) go run ./cmd/bench
+
+fuzz: ## run each fuzz target for FUZZTIME (default 15s)
+	$(TESTENV) .ci/fuzz.sh $(FUZZTIME)
