@@ -10,10 +10,20 @@ import (
 
 // accountRoutes registers setup, sign-in, team switching and members.
 func (s *Server) accountRoutes(e *echo.Echo) {
-	e.GET("/", s.handleHome)
+	e.GET("/", s.handleHome, s.requireUser)
+	e.GET("/setup", s.handleSetupForm)
+	e.POST("/setup", s.handleSetup)
+	e.GET("/login", s.handleLoginForm)
+	e.POST("/login", s.handleLogin)
+	e.POST("/logout", s.handleLogout)
 }
 
-// handleHome serves GET /.
+// handleHome serves GET /: owners and admins go to their API keys; members
+// see their teams and roles.
 func (s *Server) handleHome(c echo.Context) error {
+	p := currentPrincipal(c)
+	if p.Membership.Role.CanManage() {
+		return c.Redirect(http.StatusSeeOther, "/settings/api-keys")
+	}
 	return render(c, http.StatusOK, views.HomePage(s.chrome(c, "")))
 }

@@ -17,7 +17,7 @@ func render(c echo.Context, status int, comp templ.Component) error {
 // chrome gathers what the page shell shows: who is signed in, the current
 // team, the team switcher, the CSRF token and the active navigation entry.
 func (s *Server) chrome(c echo.Context, nav string) views.Chrome {
-	ch := views.Chrome{Nav: nav, CSRF: csrfToken(c)}
+	ch := views.Chrome{Nav: nav, CSRF: csrfToken(c), Flash: s.popFlash(c)}
 	if p := currentPrincipal(c); p != nil {
 		ch.Email = p.User.Email
 		ch.TeamID = p.Membership.TeamID

@@ -15,6 +15,8 @@ func (s *Server) routes() {
 	e.Pre(s.requestID)
 	e.Use(s.accessLog, s.recoverPanic, s.metrics.middleware, s.securityHeaders)
 	e.Use(middleware.BodyLimit("1M"))
+	// Dashboard sessions and CSRF checks (skipped for /v1, assets and probes).
+	e.Use(s.loadSession, s.csrfProtect)
 
 	// Operations.
 	e.GET("/healthz", s.handleHealthz)

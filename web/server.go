@@ -46,6 +46,8 @@ type Server struct {
 	// append-only, so it never goes back.
 	migrated atomic.Bool
 	closers  []func(ctx context.Context) error
+	// acc is sign-in state: sessions, the login limiter (web/session.go).
+	acc *accounts
 }
 
 // New builds the server and registers every route.
@@ -65,6 +67,11 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		s.catalog = c
 	}
 	s.metrics = newMetrics()
+	acc, err := s.newAccounts()
+	if err != nil {
+		return nil, err
+	}
+	s.acc = acc
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg)

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/views"
+)
+
+// loginFailedMessage is the one answer to a wrong e-mail or a wrong password.
+const loginFailedMessage = "Incorrect e-mail or password."
+
+// handleLoginForm serves GET /login.
+func (s *Server) handleLoginForm(c echo.Context) error {
+	if _, ok := sessionUserID(c); ok {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	has, err := s.hasUsers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if !has {
+		return c.Redirect(http.StatusSeeOther, "/setup")
+	}
+	noStore(c)
+	return render(c, http.StatusOK, views.LoginPage(views.LoginForm{
+		CSRF: csrfToken(c), Next: safeNext(c.QueryParam("next")), Notice: s.popFlash(c),
+	}))
+}
+
+// handleLogin serves POST /login. A wrong e-mail and a wrong password get
+// the same answer in about the same time; attempts are rate-limited per IP
+// and per account.
+func (s *Server) handleLogin(c echo.Context) error {
+	noStore(c)
+	ctx := c.Request().Context()
+	f := views.LoginForm{
+		CSRF:  csrfToken(c),
+		Email: strings.TrimSpace(c.FormValue("email")),
+		Next:  safeNext(c.FormValue("next")),
+	}
+	password := c.FormValue("password")
+	errs := model.FieldErrors{}
+	if f.Email == "" {
+		errs.Add("email", "Enter your e-mail address.")
+	}
+	if password == "" {
+		errs.Add("password", "Enter your password.")
+	}
+	if len(errs) > 0 {
+		f.Errors = errs
+		return render(c, http.StatusUnprocessableEntity, views.LoginPage(f))
+	}
+	ip, account, now := c.RealIP(), model.NormalizeEmail(f.Email), s.now()
+	if w := s.acc.limiter.attempt(ip, account, now); w > 0 {
+		s.logger(c).Warn("sign-in refused by the rate limit", "email", account, "ip", ip)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter(w)))
+		f.Notice = &views.Flash{Kind: "error", Message: "Too many sign-in attempts. Wait " + waitText(w) + " and try again."}
+		return render(c, http.StatusTooManyRequests, views.LoginPage(f))
+	}
+	u, err := s.store.FindUserByEmail(ctx, account)
+	var ok bool
+	switch {
+	case err == nil:
+		ok = auth.CheckPassword(u.PasswordHash, password)
+	case model.ErrorCode(err) == model.ENOTFOUND:
+		ok = auth.CheckDummy(password)
+	default:
+		return err
+	}
+	if !ok {
+		s.acc.limiter.failed(account, now)
+		s.logger(c).Warn("sign-in failed", "email", account, "known_user", err == nil, "ip", ip)
+		if err == nil {
+			if aerr := s.store.RecordLoginFailed(ctx, u, ip); aerr != nil {
+				s.logger(c).Warn("recording the failed sign-in", "err", aerr)
+			}
+		}
+		f.Notice = &views.Flash{Kind: "error", Message: loginFailedMessage}
+		return render(c, http.StatusUnauthorized, views.LoginPage(f))
+	}
+	teams, err := s.store.FindUserTeams(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	var team int64
+	if len(teams) > 0 {
+		team = teams[0].TeamID
+	}
+	if err := s.signIn(c, u.ID, team); err != nil {
+		return err
+	}
+	s.logger(c).Info("signed in", "user_id", u.ID, "ip", ip)
+	return c.Redirect(http.StatusSeeOther, f.Next)
+}
+
+// waitText says how long to wait in words: "30 seconds", "2 minutes".
+func waitText(d time.Duration) string {
+	n := retryAfter(d)
+	switch {
+	case n == 1:
+		return "a second"
+	case n < 60:
+		return strconv.Itoa(n) + " seconds"
+	case n < 120:
+		return "a minute"
+	}
+	return strconv.Itoa((n+59)/60) + " minutes"
+}
