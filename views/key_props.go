@@ -1,0 +1,314 @@
+package views
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/model"
+)
+
+// KeysPerPage is the number of keys on a page of the key table.
+const KeysPerPage = 50
+
+// KeyFilter is the state of the key table, kept in the query string only:
+// q, status, env, sort and page. Values are already checked by the handler.
+type KeyFilter struct {
+	Query       string
+	Status      string // "", active, expired, revoked
+	Environment string // "", live, test
+	Sort        string // created, last_used, name
+	Page        int    // from 1
+}
+
+// Active reports whether the filter narrows the table down.
+func (f KeyFilter) Active() bool { return f.Query != "" || f.Status != "" || f.Environment != "" }
+
+// Values is the filter as query parameters, leaving defaults out.
+func (f KeyFilter) Values() url.Values {
+	v := url.Values{}
+	if f.Query != "" {
+		v.Set("q", f.Query)
+	}
+	if f.Status != "" {
+		v.Set("status", f.Status)
+	}
+	if f.Environment != "" {
+		v.Set("env", f.Environment)
+	}
+	if f.Sort != "" && f.Sort != model.KeySortCreated {
+		v.Set("sort", f.Sort)
+	}
+	if f.Page > 1 {
+		v.Set("page", strconv.Itoa(f.Page))
+	}
+	return v
+}
+
+// URL is the key table's address showing this filter.
+func (f KeyFilter) URL() string {
+	if q := f.Values().Encode(); q != "" {
+		return "/settings/api-keys?" + q
+	}
+	return "/settings/api-keys"
+}
+
+// WithPage returns the filter on another page.
+func (f KeyFilter) WithPage(p int) KeyFilter {
+	f.Page = p
+	return f
+}
+
+// KeyList is the API Keys page: one page of rows and what is needed to
+// describe and navigate it.
+type KeyList struct {
+	Rows   []model.APIKey
+	Filter KeyFilter
+	Total  int64 // keys matching the filter, on every page
+	// TeamHasKeys tells "no keys yet" from "no key matches the filter".
+	TeamHasKeys bool
+	// WithToolbar adds the toolbar to a table fragment, out of band (the
+	// table refreshes itself after a change and the first key brings the
+	// toolbar with it).
+	WithToolbar bool
+	Now         time.Time
+}
+
+// Pages is the number of pages.
+func (l KeyList) Pages() int {
+	return max(1, int((l.Total+KeysPerPage-1)/KeysPerPage))
+}
+
+// RangeText describes the rows shown: "1–50 of 130 keys".
+func (l KeyList) RangeText() string {
+	if l.Total == 0 {
+		return "No keys"
+	}
+	first := int64(l.Filter.Page-1)*KeysPerPage + 1
+	last := first + int64(len(l.Rows)) - 1
+	noun := " keys"
+	if l.Total == 1 {
+		noun = " key"
+	}
+	if first == 1 && last == l.Total {
+		return strconv.FormatInt(l.Total, 10) + noun
+	}
+	return strconv.FormatInt(first, 10) + "–" + strconv.FormatInt(last, 10) + " of " + strconv.FormatInt(l.Total, 10) + noun
+}
+
+// KeyFormValues are the create and edit form's fields as the user typed them.
+type KeyFormValues struct {
+	Name        string
+	Environment string
+	Permission  string
+	// Access is the scope picker: resource name to none, read or write.
+	Access    map[string]string
+	Expires   string // never, 7d, 30d, 60d, 90d, custom, keep (edit)
+	ExpiresAt string // YYYY-MM-DD with custom
+}
+
+// KeyForm is the create or edit form, as a dialog (htmx) or a page.
+type KeyForm struct {
+	// Key is the key being edited; its PublicID is empty when creating.
+	Key       model.APIKey
+	Values    KeyFormValues
+	Errors    map[string]string
+	Resources []model.Resource
+	CSRF      string
+	// FormToken makes a replayed create submit harmless (see key_create.go).
+	FormToken string
+	Dialog    bool
+	Now       time.Time
+}
+
+// Editing reports whether the form edits an existing key.
+func (f KeyForm) Editing() bool { return f.Key.PublicID != "" }
+
+// Action is where the form posts.
+func (f KeyForm) Action() string {
+	if f.Editing() {
+		return KeyURL(f.Key.PublicID)
+	}
+	return "/settings/api-keys"
+}
+
+// AccessTo returns the chosen access to a resource, none by default.
+func (v KeyFormValues) AccessTo(resource string) string {
+	if a := v.Access[resource]; a == "read" || a == "write" {
+		return a
+	}
+	return "none"
+}
+
+// KeyReveal is the one-time reveal of a new key's raw value.
+type KeyReveal struct {
+	Key    model.APIKey
+	Raw    string
+	Dialog bool
+	Now    time.Time
+}
+
+// KeyDetails is a key's details page.
+type KeyDetails struct {
+	Key       model.APIKey
+	Events    []model.AuditEvent
+	Resources []model.Resource
+	Now       time.Time
+	CSRF      string
+}
+
+// KeyConfirm is the revoke or delete confirmation.
+type KeyConfirm struct {
+	Key model.APIKey
+	// Action is "revoke" or "delete".
+	Action string
+	// From is "details" when asked from the details page, which the answer
+	// then returns to; otherwise the list.
+	From   string
+	Dialog bool
+	CSRF   string
+	Now    time.Time
+}
+
+// PostURL is where the confirmation form posts.
+func (c KeyConfirm) PostURL() string { return KeyURL(c.Key.PublicID) + "/" + c.Action }
+
+// KeyURL is the details page of a key.
+func KeyURL(publicID string) string { return "/settings/api-keys/" + url.PathEscape(publicID) }
+
+// KeyRowID is the id of a key's table row, which htmx swaps in place.
+func KeyRowID(publicID string) string { return "key-" + publicID }
+
+// scopeTitle lists a key's scopes for the hover text of its summary.
+func scopeTitle(k model.APIKey) string {
+	switch k.PermissionSet {
+	case model.PermReadAll:
+		return "Read access to every resource, including ones added later"
+	case model.PermWriteAll:
+		return "Read and write access to every resource, including ones added later"
+	}
+	return strings.Join(k.Permission().ScopeStrings(), ", ")
+}
+
+// ScopeLine is one resource of a restricted key with its access.
+type ScopeLine struct {
+	Resource model.Resource
+	Access   model.Access
+	// Unlisted is true for a resource no longer in the catalog.
+	Unlisted bool
+}
+
+// scopeLines lists a restricted key's grants in catalog order.
+func scopeLines(k model.APIKey, catalog []model.Resource) []ScopeLine {
+	p := k.Permission()
+	var out []ScopeLine
+	seen := map[string]bool{}
+	for _, r := range catalog {
+		seen[r.Name] = true
+		if a := p.Scopes[r.Name]; a == model.AccessRead || a == model.AccessWrite {
+			out = append(out, ScopeLine{Resource: r, Access: a})
+		}
+	}
+	var rest []string
+	for name, a := range p.Scopes {
+		if !seen[name] && (a == model.AccessRead || a == model.AccessWrite) {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		out = append(out, ScopeLine{Resource: model.Resource{Name: name, Label: name}, Access: p.Scopes[name], Unlisted: true})
+	}
+	return out
+}
+
+// accessLabel is an access level for people.
+func accessLabel(a model.Access) string {
+	switch a {
+	case model.AccessWrite:
+		return "Read & write"
+	case model.AccessRead:
+		return "Read"
+	}
+	return "None"
+}
+
+// envLabel is an environment for people.
+func envLabel(env string) string {
+	if env == model.EnvTest {
+		return "Test"
+	}
+	return "Live"
+}
+
+// keyEventTitle names an audit action on a key.
+func keyEventTitle(action string) string {
+	switch action {
+	case model.ActionKeyCreated:
+		return "Created"
+	case model.ActionKeyUpdated:
+		return "Edited"
+	case model.ActionKeyRevoked:
+		return "Revoked"
+	case model.ActionKeyDeleted:
+		return "Deleted"
+	}
+	return action
+}
+
+// keyEventChanges describes what an api_key.updated event changed, in the
+// words of the screen: "Name: “a” → “b”", "Permissions: Read All → Restricted".
+func keyEventChanges(ev model.AuditEvent) []string {
+	var out []string
+	if m, ok := ev.Detail["name"].(map[string]any); ok {
+		out = append(out, "Name: “"+str(m["from"])+"” → “"+str(m["to"])+"”")
+	}
+	if m, ok := ev.Detail["permission"].(map[string]any); ok {
+		from := model.PermissionSet(str(m["from"])).Label()
+		to := model.PermissionSet(str(m["to"])).Label()
+		line := "Permissions: " + from + " → " + to
+		if model.PermissionSet(str(m["to"])) == model.PermRestricted {
+			if sc, ok := m["scopes"].([]any); ok && len(sc) > 0 {
+				parts := make([]string, len(sc))
+				for i, s := range sc {
+					parts[i] = str(s)
+				}
+				line += " (" + strings.Join(parts, ", ") + ")"
+			}
+		}
+		out = append(out, line)
+	}
+	if m, ok := ev.Detail["expires_at"].(map[string]any); ok {
+		out = append(out, "Expiry: "+expiryText(m["from"])+" → "+expiryText(m["to"]))
+	}
+	return out
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func expiryText(v any) string {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "never"
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return s
+	}
+	return ExactUTC(t)
+}
+
+// shortActor shortens a long actor label for a table cell; the whole label
+// is on hover.
+func shortActor(label string) string {
+	r := []rune(label)
+	if len(r) <= 28 {
+		return label
+	}
+	return string(r[:27]) + "…"
+}
