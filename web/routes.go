@@ -33,5 +33,8 @@ func (s *Server) routes() {
 	// Dashboard: accounts (setup, sign-in, teams, members).
 	s.accountRoutes(e)
 
+	// Dashboard: Settings → API Keys (web/key_routes.go).
+	s.keyRoutes(e)
+
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
 }

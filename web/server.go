@@ -48,6 +48,8 @@ type Server struct {
 	closers  []func(ctx context.Context) error
 	// acc is sign-in state: sessions, the login limiter (web/session.go).
 	acc *accounts
+	// keyForms remembers used create-key form tokens (web/key_create.go).
+	keyForms *formTokens
 }
 
 // New builds the server and registers every route.

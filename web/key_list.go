@@ -1,0 +1,107 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/views"
+)
+
+// maxKeyPage bounds the page number so the offset stays reasonable.
+const maxKeyPage = 100_000
+
+// parseKeyFilter reads the key table's state from the query string: q,
+// status, env, sort and page. Unknown values fall back to the defaults; they
+// never reach SQL (the store maps sort names to fixed orders).
+func parseKeyFilter(q url.Values) views.KeyFilter {
+	f := views.KeyFilter{Sort: model.KeySortCreated, Page: 1}
+	// A name is at most 100 characters, so a longer search cannot match.
+	f.Query = strings.ToValidUTF8(strings.TrimSpace(q.Get("q")), "")
+	if r := []rune(f.Query); len(r) > model.MaxKeyNameLen {
+		f.Query = string(r[:model.MaxKeyNameLen])
+	}
+	switch s := q.Get("status"); model.KeyStatus(s) {
+	case model.StatusActive, model.StatusExpired, model.StatusRevoked:
+		f.Status = s
+	}
+	switch e := q.Get("env"); e {
+	case model.EnvLive, model.EnvTest:
+		f.Environment = e
+	}
+	switch s := q.Get("sort"); s {
+	case model.KeySortLastUsed, model.KeySortName:
+		f.Sort = s
+	}
+	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 1 {
+		f.Page = min(p, maxKeyPage)
+	}
+	return f
+}
+
+// handleKeyList serves GET /settings/api-keys: the key table with search,
+// filters, sort and pages. Under htmx it answers the table region only (the
+// toolbar, the pager and the keys-changed refresh swap it); otherwise, and
+// when htmx restores history, the whole page.
+func (s *Server) handleKeyList(c echo.Context) error {
+	l, err := s.keyList(c, parseKeyFilter(c.QueryParams()))
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Add("Vary", "HX-Request")
+	if isHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
+		switch c.Request().Header.Get("HX-Trigger") {
+		case "key-filters":
+			// The toolbar form would push every empty field; push the
+			// canonical address of the view instead.
+			h.Set("HX-Push-Url", l.Filter.URL())
+		case "key-table":
+			// A refresh after a change: the first key brings the toolbar.
+			l.WithToolbar = true
+		}
+		return render(c, http.StatusOK, views.KeyTable(l))
+	}
+	return render(c, http.StatusOK, views.KeyListPage(s.chrome(c, "api-keys"), l))
+}
+
+// keyList loads one page of the team's keys for f. A page past the end
+// shows the last page.
+func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, error) {
+	ctx := c.Request().Context()
+	now := s.now().UTC()
+	mf := model.KeyFilter{
+		TeamID:      teamID(c),
+		Query:       f.Query,
+		Status:      model.KeyStatus(f.Status),
+		Environment: f.Environment,
+		Sort:        f.Sort,
+		Now:         now,
+		Offset:      (f.Page - 1) * views.KeysPerPage,
+		Limit:       views.KeysPerPage,
+	}
+	rows, total, err := s.store.FindKeys(ctx, mf)
+	if err != nil {
+		return views.KeyList{}, err
+	}
+	if len(rows) == 0 && total > 0 && f.Page > 1 {
+		f.Page = int((total + views.KeysPerPage - 1) / views.KeysPerPage)
+		mf.Offset = (f.Page - 1) * views.KeysPerPage
+		if rows, total, err = s.store.FindKeys(ctx, mf); err != nil {
+			return views.KeyList{}, err
+		}
+	}
+	l := views.KeyList{Rows: rows, Filter: f, Total: total, TeamHasKeys: total > 0, Now: now}
+	if total == 0 && f.Active() {
+		_, all, err := s.store.FindKeys(ctx, model.KeyFilter{TeamID: teamID(c), Now: now, Limit: 1})
+		if err != nil {
+			return views.KeyList{}, err
+		}
+		l.TeamHasKeys = all > 0
+	}
+	return l, nil
+}

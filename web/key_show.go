@@ -1,0 +1,30 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/views"
+)
+
+// keyTrailLimit is how many audit events the details page lists.
+const keyTrailLimit = 100
+
+// handleKeyShow serves GET /settings/api-keys/:id: every field of the key
+// with exact times, its scopes and its audit trail. Another team's key id
+// answers 404.
+func (s *Server) handleKeyShow(c echo.Context) error {
+	ctx := c.Request().Context()
+	k, err := s.store.FindKeyByID(ctx, teamID(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	events, err := s.store.FindKeyAuditEvents(ctx, teamID(c), k.PublicID, keyTrailLimit)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), views.KeyDetails{
+		Key: k, Events: events, Resources: s.catalog.Resources(), Now: s.now().UTC(), CSRF: csrfToken(c),
+	}))
+}
