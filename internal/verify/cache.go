@@ -1,0 +1,146 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/keys"
+)
+
+// digest is the SHA-256 of a raw key: the same hash the store keeps (as hex,
+// keys.Hash), in binary so the cache needs no allocation to look a key up.
+// raw has passed keys.Parse, so it fits the stack buffer.
+type digest [sha256.Size]byte
+
+func digestOf(raw string) digest {
+	var buf [keys.MaxLen]byte
+	return sha256.Sum256(append(buf[:0], raw...))
+}
+
+// parseDigest decodes the hex hash the store reports for a changed key.
+func parseDigest(hash string) (digest, bool) {
+	var d digest
+	if len(hash) != 2*len(d) {
+		return d, false
+	}
+	_, err := hex.Decode(d[:], []byte(hash))
+	return d, err == nil
+}
+
+// shardCount spreads the cache over independently locked shards so that
+// concurrent requests for different keys do not contend. SHA-256 output is
+// uniform, so its first byte picks the shard.
+const shardCount = 64
+
+// cache is a bounded map from key digest to verified key. Each shard evicts
+// in insertion order (a ring of digests) once it holds its share of the
+// bound: cheap, and close enough to LRU for entries that live one TTL.
+type cache struct {
+	perShard int
+	shards   [shardCount]shard
+}
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[digest]entry
+	// ring holds digests in insertion order; every key of m has a slot, so
+	// len(m) never exceeds the ring's capacity.
+	ring []digest
+	next int
+	// gen changes whenever an entry is invalidated, so that a lookup that
+	// raced with a change does not cache what it read before the change.
+	gen uint64
+	_   [56]byte // keep shards on separate cache lines
+}
+
+type entry struct {
+	key   *Verified
+	until time.Time // cached until; looked up again after
+}
+
+func newCache(maxEntries int) *cache {
+	c := &cache{perShard: max(1, (maxEntries+shardCount-1)/shardCount)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[digest]entry)
+	}
+	return c
+}
+
+func (c *cache) shard(d *digest) *shard { return &c.shards[d[0]%shardCount] }
+
+// get returns the cached entry for d.
+func (c *cache) get(d *digest) (entry, bool) {
+	s := c.shard(d)
+	s.mu.RLock()
+	e, ok := s.m[*d]
+	s.mu.RUnlock()
+	return e, ok
+}
+
+// generation returns the invalidation generation of d's shard, to be passed
+// to put after a lookup.
+func (c *cache) generation(d *digest) uint64 {
+	s := c.shard(d)
+	s.mu.RLock()
+	g := s.gen
+	s.mu.RUnlock()
+	return g
+}
+
+// put caches e under d unless d's shard saw an invalidation since gen was
+// read (the value may predate the change that caused it).
+func (c *cache) put(d *digest, e entry, gen uint64) {
+	s := c.shard(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		return
+	}
+	if _, ok := s.m[*d]; ok {
+		s.m[*d] = e
+		return
+	}
+	if len(s.ring) < c.perShard {
+		s.ring = append(s.ring, *d)
+	} else {
+		delete(s.m, s.ring[s.next])
+		s.ring[s.next] = *d
+		s.next = (s.next + 1) % len(s.ring)
+	}
+	s.m[*d] = e
+}
+
+// remove drops d and makes lookups in flight for its shard not cache.
+func (c *cache) remove(d *digest) {
+	s := c.shard(d)
+	s.mu.Lock()
+	delete(s.m, *d)
+	s.gen++
+	s.mu.Unlock()
+}
+
+// purge empties the cache.
+func (c *cache) purge() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		s.ring, s.next = s.ring[:0], 0
+		s.gen++
+		s.mu.Unlock()
+	}
+}
+
+// len counts the cached entries.
+func (c *cache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}
