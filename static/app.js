@@ -550,28 +550,19 @@
     wrap.toggleAttribute("data-fits", fits);
   }
 
-  const tableObserver =
-    "ResizeObserver" in window
-      ? new ResizeObserver((entries) => {
-          for (const entry of entries) {
-            const wrap = entry.target.closest(".table-wrap");
-            if (wrap) updateFit(wrap);
-          }
-        })
-      : null;
-
-  function watchTables(root) {
-    const wraps = Array.from(root.querySelectorAll(".table-wrap"));
-    if (root.matches(".table-wrap")) wraps.push(root);
-    for (const wrap of wraps) {
-      updateFit(wrap);
-      if (tableObserver) {
-        tableObserver.observe(wrap);
-        const table = wrap.querySelector(":scope > table");
-        if (table) tableObserver.observe(table);
-      }
-    }
+  function fitTables() {
+    for (const wrap of document.querySelectorAll(".table-wrap")) updateFit(wrap);
   }
+
+  let fitPending = false;
+  window.addEventListener("resize", () => {
+    if (fitPending) return;
+    fitPending = true;
+    requestAnimationFrame(() => {
+      fitPending = false;
+      fitTables();
+    });
+  });
 
   // ------------------------------------------------------------ new content
 
@@ -580,7 +571,9 @@
     const dialogs = Array.from(root.querySelectorAll("dialog[data-autoshow]"));
     if (root.matches("dialog[data-autoshow]")) dialogs.unshift(root);
     for (const dialog of dialogs) openDialog(dialog);
-    watchTables(root);
+    // A swapped-in table can change the width of every other one (the
+    // page's scroll bar): measure them all.
+    fitTables();
   }
 
   document.addEventListener("htmx:load", (event) => init(event.detail.elt || event.target));
