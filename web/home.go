@@ -16,6 +16,14 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.GET("/login", s.handleLoginForm)
 	e.POST("/login", s.handleLogin)
 	e.POST("/logout", s.handleLogout)
+	e.POST("/teams/switch", s.handleTeamSwitch, s.requireUser)
+
+	// Settings → Members (OWNER/ADMIN).
+	e.GET("/settings/members", s.handleMembers, s.requireManager)
+	e.POST("/settings/members", s.handleMemberAdd, s.requireManager)
+	e.POST("/settings/members/:id/role", s.handleMemberRole, s.requireManager)
+	e.GET("/settings/members/:id/remove", s.handleMemberRemoveConfirm, s.requireManager)
+	e.POST("/settings/members/:id/remove", s.handleMemberRemove, s.requireManager)
 }
 
 // handleHome serves GET /: owners and admins go to their API keys; members
