@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/internal/model"
+)
+
+func TestHashAndCheckPassword(t *testing.T) {
+	h, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("encoded hash %q", h)
+	}
+	h2, _ := HashPassword("correct horse battery")
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	if !CheckPassword(h, "correct horse battery") {
+		t.Fatal("the right password does not match")
+	}
+	for _, wrong := range []string{"", "correct horse batter", "Correct horse battery", "correct horse battery "} {
+		if CheckPassword(h, wrong) {
+			t.Errorf("%q matches", wrong)
+		}
+	}
+}
+
+func TestCheckPasswordRefusesMalformedHashes(t *testing.T) {
+	good, _ := HashPassword("correct horse battery")
+	parts := strings.Split(good, "$")
+	for name, h := range map[string]string{
+		"empty":        "",
+		"bcrypt":       "$2a$10$abcdefghijklmnopqrstuv",
+		"argon2i":      strings.Replace(good, "argon2id", "argon2i", 1),
+		"version":      strings.Replace(good, "v=19", "v=16", 1),
+		"huge memory":  strings.Join([]string{"", parts[1], parts[2], "m=4194304,t=2,p=1", parts[4], parts[5]}, "$"),
+		"zero time":    strings.Join([]string{"", parts[1], parts[2], "m=19456,t=0,p=1", parts[4], parts[5]}, "$"),
+		"unknown key":  strings.Join([]string{"", parts[1], parts[2], "m=19456,t=2,x=1", parts[4], parts[5]}, "$"),
+		"bad salt":     strings.Join([]string{"", parts[1], parts[2], parts[3], "!!!", parts[5]}, "$"),
+		"short digest": strings.Join([]string{"", parts[1], parts[2], parts[3], parts[4], "AAAA"}, "$"),
+		"extra part":   good + "$x",
+	} {
+		if CheckPassword(h, "correct horse battery") {
+			t.Errorf("%s: a malformed hash matched", name)
+		}
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	for _, tc := range []struct {
+		pw string
+		ok bool
+	}{
+		{"", false},
+		{"          ", false},
+		{"123456789", false},
+		{"1234567890", true},
+		{"ünïcødé-pw", true},
+		{strings.Repeat("a", MaxPasswordLen), true},
+		{strings.Repeat("a", MaxPasswordLen+1), false},
+	} {
+		err := ValidatePassword(tc.pw)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidatePassword(%q) = %v, want ok=%v", tc.pw, err, tc.ok)
+		}
+		if err != nil && model.ErrorFields(err)["password"] == "" {
+			t.Errorf("ValidatePassword(%q): no message for the password field", tc.pw)
+		}
+	}
+}
+
+func TestGeneratePassword(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		pw := GeneratePassword()
+		if len(pw) != 23 || strings.Count(pw, "-") != 3 {
+			t.Fatalf("generated %q: want 4 groups of 5", pw)
+		}
+		if strings.ContainsAny(pw, "0O1lI") {
+			t.Fatalf("generated %q has look-alike characters", pw)
+		}
+		if ValidatePassword(pw) != nil {
+			t.Fatalf("generated %q is not a valid password", pw)
+		}
+		if seen[pw] {
+			t.Fatalf("generated %q twice", pw)
+		}
+		seen[pw] = true
+	}
+	if CheckDummy("anything at all") {
+		t.Fatal("CheckDummy matched")
+	}
+}
