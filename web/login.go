@@ -97,6 +97,12 @@ func (s *Server) handleLogin(c echo.Context) error {
 		return err
 	}
 	s.logger(c).Info("signed in", "user_id", u.ID, "ip", ip)
+	// Sign-ins are rare enough to sweep sessions that ended unnoticed.
+	if n, err := s.store.DeleteExpiredSessions(ctx, now); err != nil {
+		s.logger(c).Warn("deleting expired sessions", "err", err)
+	} else if n > 0 {
+		s.logger(c).Info("deleted expired sessions", "count", n)
+	}
 	return c.Redirect(http.StatusSeeOther, f.Next)
 }
 

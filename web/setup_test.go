@@ -14,7 +14,7 @@ func TestSetupOnceThen404(t *testing.T) {
 	cl := app.client(t)
 
 	// An empty install leads every page to /setup.
-	for _, path := range []string{"/", "/login"} {
+	for _, path := range []string{"/", "/login", "/settings/members", "/settings/api-keys"} {
 		cl.get(t, path).wantRedirect(t, "/setup")
 	}
 	res := cl.get(t, "/setup")
