@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"flag"
 	"fmt"
 	"net"
@@ -35,20 +37,29 @@ func describeDB(cfg *config.Config) string {
 	return "PostgreSQL " + store.Redact(cfg.DatabaseURL)
 }
 
+// rootCause is the innermost message of err on one line: drivers report
+// several attempts over several lines, which a start-up error should not.
 func rootCause(err error) string {
-	var me *model.Error
+	msg := err.Error()
 	for e := err; e != nil; {
-		if m, ok := e.(*model.Error); ok {
-			me = m
-			e = m.Err
-			continue
+		m, ok := e.(*model.Error)
+		if !ok {
+			msg = e.Error()
+			break
 		}
-		return e.Error()
+		if m.Err == nil {
+			msg = m.Message
+			break
+		}
+		e = m.Err
 	}
-	if me != nil {
-		return me.Message
+	var parts []string
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !slices.Contains(parts, line) {
+			parts = append(parts, line)
+		}
 	}
-	return err.Error()
+	return strings.Join(parts, " ")
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {

@@ -117,7 +117,7 @@ func build(get func(string) string) (*Config, error) {
 	bad := func(env, want string, got string) {
 		errs = append(errs, fmt.Errorf("%s=%q: %s", env, got, want))
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+	if c.DatabaseURL != "" && !isPostgresURL(c.DatabaseURL) {
 		errs = append(errs, errors.New("DATABASE_URL: expected a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)"))
 	}
 	if c.DataDir == "" {
@@ -134,7 +134,7 @@ func build(get func(string) string) (*Config, error) {
 			errs = append(errs, errors.New("KEYWARD_SESSION_SECRET: expected at least 32 characters (e.g. the output of `openssl rand -hex 32`)"))
 		}
 		c.SessionSecret = []byte(secret)
-	} else if c.DatabaseURL != "" {
+	} else if isPostgresURL(c.DatabaseURL) {
 		errs = append(errs, errors.New("KEYWARD_SESSION_SECRET: required with PostgreSQL so that every instance signs sessions alike (e.g. `openssl rand -hex 32`)"))
 	}
 	for _, p := range splitList(get("KEYWARD_TRUSTED_PROXIES")) {
@@ -177,6 +177,10 @@ func build(get func(string) string) (*Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 func splitAddr(addr string) (string, string, error) {
