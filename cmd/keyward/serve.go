@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"flag"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/config"
