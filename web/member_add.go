@@ -31,19 +31,20 @@ func (s *Server) handleMemberAdd(c echo.Context) error {
 		return s.renderMembersForm(c, form, errs)
 	}
 	var password string
+	var m model.Membership
 	u, err := s.store.FindUserByEmail(ctx, form.Email)
-	if model.ErrorCode(err) == model.ENOTFOUND {
+	switch {
+	case err == nil:
+		m, err = s.store.AddMember(ctx, p.Membership.TeamID, u.ID, role, actor(c))
+	case model.ErrorCode(err) == model.ENOTFOUND:
 		password = auth.GeneratePassword()
 		hash, herr := auth.HashPassword(password)
 		if herr != nil {
 			return herr
 		}
-		u, err = s.store.CreateUser(ctx, form.Email, hash)
+		m, err = s.store.AddNewMember(ctx, p.Membership.TeamID, form.Email, hash, role, actor(c))
+		u = m.User
 	}
-	if err != nil {
-		return err
-	}
-	m, err := s.store.AddMember(ctx, p.Membership.TeamID, u.ID, role, actor(c))
 	if model.ErrorCode(err) == model.ECONFLICT {
 		errs.Add("email", model.ErrorMessage(err))
 		return s.renderMembersForm(c, form, errs)

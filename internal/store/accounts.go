@@ -201,22 +201,44 @@ func (s *Store) FindMembers(ctx context.Context, teamID int64) ([]model.Membersh
 // AddMember adds a user to a team with a role and writes member.added. It
 // returns ECONFLICT if the user is a member already.
 func (s *Store) AddMember(ctx context.Context, teamID, userID int64, role model.Role, actor model.Actor) (model.Membership, error) {
-	m := model.Membership{TeamID: teamID, UserID: userID, Role: role, CreatedAt: s.Now()}
+	var m model.Membership
 	err := s.inTx(ctx, func(tx *txn) error {
 		var u model.User
 		if err := tx.Where("id = ?", userID).Take(&u).Error; err != nil {
 			return err
 		}
-		if err := tx.Create(&m).Error; err != nil {
-			if model.ErrorCode(translate(err)) == model.ECONFLICT {
-				return model.Errorf(model.ECONFLICT, "%s is already a member of this team.", u.Email)
-			}
-			return err
-		}
-		m.User = u
-		return tx.audit(teamID, actor, model.ActionMemberAdded, itoa(m.ID), u.Email, map[string]any{"role": string(role)})
+		var err error
+		m, err = tx.addMember(teamID, u, role, actor)
+		return err
 	})
 	return m, err
+}
+
+// AddNewMember creates a user and adds them to a team with a role, in one
+// transaction, writing member.added. It returns ECONFLICT if the e-mail is taken.
+func (s *Store) AddNewMember(ctx context.Context, teamID int64, email, passwordHash string, role model.Role, actor model.Actor) (model.Membership, error) {
+	var m model.Membership
+	err := s.inTx(ctx, func(tx *txn) error {
+		u, err := tx.createUser(email, passwordHash)
+		if err != nil {
+			return err
+		}
+		m, err = tx.addMember(teamID, u, role, actor)
+		return err
+	})
+	return m, err
+}
+
+func (t *txn) addMember(teamID int64, u model.User, role model.Role, actor model.Actor) (model.Membership, error) {
+	m := model.Membership{TeamID: teamID, UserID: u.ID, Role: role, CreatedAt: t.s.Now()}
+	if err := t.Create(&m).Error; err != nil {
+		if model.ErrorCode(translate(err)) == model.ECONFLICT {
+			return m, model.Errorf(model.ECONFLICT, "%s is already a member of this team.", u.Email)
+		}
+		return m, err
+	}
+	m.User = u
+	return m, t.audit(teamID, actor, model.ActionMemberAdded, itoa(m.ID), u.Email, map[string]any{"role": string(role)})
 }
 
 // lockOwners locks the team's OWNER rows (PostgreSQL) and returns their count,

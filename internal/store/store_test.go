@@ -232,3 +232,24 @@ func TestFindKeysFiltersAndSorts(t *testing.T) {
 		}
 	})
 }
+
+func TestAddNewMemberIsOneTransaction(t *testing.T) {
+	testdb.Dialects(t, func(t *testing.T, dsn string) {
+		st := mustOpen(t, dsn, &clock{time.Now()})
+		ctx := context.Background()
+		u, team := mustSetup(t, st, "owner@example.com", "Acme")
+		act := model.UserActor(u, "192.0.2.1")
+		m, err := st.AddNewMember(ctx, team.ID, "New@Example.com", "hash", model.RoleAdmin, act)
+		if err != nil || m.User.Email != "new@example.com" || m.Role != model.RoleAdmin {
+			t.Fatalf("add new member: %+v %v", m, err)
+		}
+		// A taken e-mail fails and leaves no membership behind.
+		if _, err := st.AddNewMember(ctx, team.ID, "owner@example.com", "hash", model.RoleMember, act); model.ErrorCode(err) != model.ECONFLICT {
+			t.Fatalf("taken e-mail: %v", err)
+		}
+		members, err := st.FindMembers(ctx, team.ID)
+		if err != nil || len(members) != 2 {
+			t.Fatalf("members: %d %v", len(members), err)
+		}
+	})
+}
