@@ -127,3 +127,8 @@ func timeTag(t time.Time, text, title string, relative bool) templ.Component {
 		return err
 	})
 }
+
+// Isolate wraps user text (a key's name) in Unicode isolation marks so that
+// right-to-left text cannot reorder the sentence around it, in places where
+// markup such as <bdi> cannot go: titles, notices, flash messages.
+func Isolate(s string) string { return "\u2068" + s + "\u2069" }

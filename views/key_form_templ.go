@@ -358,11 +358,11 @@ func keyForm(f KeyForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = choice("environment", "live", f.Values.Environment, "Live", "For production traffic. The key starts with …_live_.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = choice("environment", "live", f.Values.Environment, "Live", "For production traffic.").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = choice("environment", "test", f.Values.Environment, "Test", "For development and CI. The key starts with …_test_.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = choice("environment", "test", f.Values.Environment, "Test", "For development and CI; marked as test everywhere.").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -235,12 +235,12 @@ func accessLabel(a model.Access) string {
 	return "None"
 }
 
-// envLabel is an environment for people.
-func envLabel(env string) string {
+// envDescription says what an environment is for.
+func envDescription(env string) string {
 	if env == model.EnvTest {
-		return "Test"
+		return "Test: for development and CI"
 	}
-	return "Live"
+	return "Live: production traffic"
 }
 
 // keyEventTitle names an audit action on a key.
@@ -303,12 +303,15 @@ func expiryText(v any) string {
 	return ExactUTC(t)
 }
 
-// shortActor shortens a long actor label for a table cell; the whole label
-// is on hover.
+// shortActor shortens an actor label for a table cell: the part of an
+// e-mail before the @, and at most 24 characters. The whole label is on hover.
 func shortActor(label string) string {
+	if at := strings.IndexByte(label, '@'); at > 0 && !strings.ContainsAny(label, " (") {
+		label = label[:at]
+	}
 	r := []rune(label)
-	if len(r) <= 28 {
+	if len(r) <= 24 {
 		return label
 	}
-	return string(r[:27]) + "…"
+	return string(r[:23]) + "…"
 }

@@ -82,7 +82,7 @@ func (s *Server) answerReplayedCreate(c echo.Context, tk formTokenKey, use *form
 		return model.Errorf(model.ECONFLICT, "This form is being submitted already. Wait a moment, then look for the key in the list.")
 	}
 	noStore(c)
-	msg := "This form was already sent, and the key “" + use.keyName + "” was created then. Its value was shown only once, in answer to the first submit. If you couldn't copy it, revoke that key and create a new one."
+	msg := "This form was already sent, and the key “" + views.Isolate(use.keyName) + "” was created then. Its value was shown only once, in answer to the first submit. If you couldn't copy it, revoke that key and create a new one."
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Trigger", "keys-changed")
 		return render(c, http.StatusOK, views.DialogsClosed("warn", msg))

@@ -27,9 +27,9 @@ func (s *Server) handleKeyDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := "Deleted “" + k.Name + "”. Calls using " + k.Hint + " now fail; the audit log keeps its record."
+	msg := "Deleted “" + views.Isolate(k.Name) + "”. Calls using " + k.Hint + " now fail; the audit log keeps its record."
 	if k.RevokedAt != nil {
-		msg = "Deleted the revoked key “" + k.Name + "”. The audit log keeps its record."
+		msg = "Deleted the revoked key “" + views.Isolate(k.Name) + "”. The audit log keeps its record."
 	}
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Trigger", "keys-changed")

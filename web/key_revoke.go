@@ -24,7 +24,7 @@ func (s *Server) handleKeyRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := "Revoked “" + k.Name + "”. Calls using " + k.Hint + " now fail."
+	msg := "Revoked “" + views.Isolate(k.Name) + "”. Calls using " + k.Hint + " now fail."
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.KeyRowChanged(k, s.now().UTC(), msg))
 	}

@@ -46,7 +46,7 @@ func (s *Server) handleKeyUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := "Saved “" + k.Name + "”. Its key value is unchanged."
+	msg := "Saved “" + views.Isolate(k.Name) + "”. Its key value is unchanged."
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Trigger", "keys-changed")
 		return render(c, http.StatusOK, views.DialogsClosed("success", msg))
