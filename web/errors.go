@@ -35,8 +35,13 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// apiCode is the machine-readable code in API error bodies.
+// apiCode is the machine-readable code in API error bodies. An error may
+// name its own (web/api_auth.go: invalid_api_key, insufficient_scope).
 func apiCode(status int, err error) string {
+	var coded interface{ APICode() string }
+	if errors.As(err, &coded) {
+		return coded.APICode()
+	}
 	var me *model.Error
 	if errors.As(err, &me) {
 		switch me.Code {

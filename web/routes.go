@@ -36,5 +36,8 @@ func (s *Server) routes() {
 	// Dashboard: Settings → API Keys (web/key_routes.go).
 	s.keyRoutes(e)
 
+	// The /v1 API, /openapi.json and /docs (web/api_routes.go).
+	s.apiRoutes(e)
+
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
 }

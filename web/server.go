@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/verify"
 )
 
 // Options are the dependencies and knobs of a Server beyond its config and store.
@@ -30,6 +31,12 @@ type Options struct {
 	// Extra, when set, is called with the Echo instance after all routes are
 	// registered (benchmark builds add their baseline route this way).
 	Extra func(e *echo.Echo)
+	// Verifier checks the keys of /v1 requests; when nil, one over the
+	// store with the configured cache TTL (local invalidation only).
+	Verifier *verify.Verifier
+	// Recorder buffers key uses; when nil, one that flushes only at Close.
+	// The server flushes it at Close either way.
+	Recorder *verify.Recorder
 }
 
 // Server holds everything the handlers need. Build it with New.
@@ -50,11 +57,16 @@ type Server struct {
 	acc *accounts
 	// keyForms remembers used create-key form tokens (web/key_create.go).
 	keyForms *formTokens
+	// The /v1 API's key checks, last-used recording and limits (web/api_routes.go).
+	verifier *verify.Verifier
+	recorder *verify.Recorder
+	api      *apiState
 }
 
 // New builds the server and registers every route.
 func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, store: st, log: opts.Logger, now: opts.Now, catalog: opts.Catalog}
+	s := &Server{cfg: cfg, store: st, log: opts.Logger, now: opts.Now, catalog: opts.Catalog,
+		verifier: opts.Verifier, recorder: opts.Recorder}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/verify"
+)
+
+// apiError gives a /v1 error its own machine-readable code (invalid_api_key,
+// insufficient_scope); its status and message come from the error it wraps
+// (a *model.Error or an *echo.HTTPError), through the one error pipeline.
+type apiError struct {
+	code string
+	err  error
+}
+
+func (e *apiError) Error() string   { return e.code + ": " + e.err.Error() }
+func (e *apiError) Unwrap() error   { return e.err }
+func (e *apiError) APICode() string { return e.code }
+
+// invalidKeyMessage is the one message for every refused key, so that a
+// client cannot tell a revoked key from an unknown one.
+const invalidKeyMessage = "The API key is missing, malformed, unknown, expired or revoked. Send a valid key in the X-API-Key header or as Authorization: Bearer <key>."
+
+var (
+	errInvalidKey = &apiError{code: "invalid_api_key", err: &model.Error{Code: model.EUNAUTHORIZED, Message: invalidKeyMessage}}
+	errQueryKey   = &apiError{code: "invalid_api_key", err: &model.Error{Code: model.EUNAUTHORIZED,
+		Message: "API keys in the URL (?key=) are turned off. Send the key in the X-API-Key header or as Authorization: Bearer <key>."}}
+	errTwoKeys = echo.NewHTTPError(http.StatusBadRequest,
+		"The request carries two different API keys. Send exactly one, in the X-API-Key header or as Authorization: Bearer <key>.")
+	errTooManyKeyFailures = model.Errorf(model.ETOOMANY, "Too many failed API key checks from this address. Wait a little and try again.")
+)
+
+// Failed key checks per client IP: a burst, then one every interval. An IP
+// over its allowance gets 429 on /v1 until a token is back.
+const (
+	keyFailBurst    = 30
+	keyFailEvery    = 2 * time.Second
+	verifyFailBurst = 120
+	verifyFailEvery = 250 * time.Millisecond
+)
+
+// failLimiter counts failures per IP in token buckets (per instance).
+type failLimiter struct {
+	mu    sync.Mutex
+	every time.Duration
+	burst int
+	ip    map[string]*rate.Limiter
+}
+
+func newFailLimiter(every time.Duration, burst int) *failLimiter {
+	return &failLimiter{every: every, burst: burst, ip: map[string]*rate.Limiter{}}
+}
+
+// wait returns how long ip must wait before it may try again (0: now).
+func (l *failLimiter) wait(ip string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.ip[ip]
+	if !ok {
+		return 0
+	}
+	return wait(b, now)
+}
+
+// failed spends one of ip's tokens.
+func (l *failLimiter) failed(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bucket(l.ip, ip, l.every, l.burst, now).AllowN(now, 1)
+}
+
+// limited answers 429 with Retry-After.
+func limited(c echo.Context, d time.Duration) error {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter(d)))
+	return errTooManyKeyFailures
+}
+
+// headerAPIKey is X-API-Key in Go's canonical header form.
+const headerAPIKey = "X-Api-Key"
+
+// apiKeyContextKey holds the request's *verify.Verified.
+const apiKeyContextKey = "api_key"
+
+// apiKey returns the key that authenticated a /v1 request.
+func apiKey(c echo.Context) *verify.Verified {
+	k, _ := c.Get(apiKeyContextKey).(*verify.Verified)
+	return k
+}
+
+// keyActor is the audit actor of a /v1 request: its key, from its IP.
+func keyActor(c echo.Context) model.Actor {
+	return model.KeyActor(apiKey(c).Key, c.RealIP())
+}
+
+// apiAuth authenticates every /v1 request by its API key: one credential,
+// checked for shape and checksum before any cache or database work, then
+// verified (cached). Missing, malformed, unknown, expired and revoked keys
+// all get the same 401; each failure spends a token of the client IP, and
+// an IP out of tokens gets 429. A store outage on an uncached key is 503.
+// Every accepted request, and every refused real key, is recorded for
+// last-used and usage counts.
+func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ip := c.RealIP()
+		now := s.now()
+		if d := s.api.keyFailures.wait(ip, now); d > 0 {
+			return limited(c, d)
+		}
+		raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
+		if err == nil {
+			var k *verify.Verified
+			k, err = s.verifier.Check(c.Request().Context(), raw)
+			if err == nil {
+				s.recorder.Record(k.Key.ID, ip, now)
+				c.Set(apiKeyContextKey, k)
+				return next(c)
+			}
+			if k != nil {
+				s.recorder.RecordRefused(k.Key.ID, ip, now)
+			}
+			if model.ErrorCode(err) == model.EUNAUTHORIZED {
+				err = errInvalidKey
+			}
+		}
+		if model.ErrorCode(err) == model.EUNAUTHORIZED {
+			s.api.keyFailures.failed(ip, now)
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
+		}
+		return err
+	}
+}
+
+// apiCredential returns the one API key a request carries: X-API-Key,
+// Authorization: Bearer (scheme in any case, spaces around tolerated) or,
+// when allowed, the key query parameter. The same key in several places is
+// one credential; two different keys are errTwoKeys. No key at all is
+// errInvalidKey, and a query key when not allowed is errQueryKey.
+func apiCredential(r *http.Request, allowQuery bool) (string, error) {
+	raw := ""
+	add := func(k string) error {
+		if raw != "" && k != raw {
+			return errTwoKeys
+		}
+		raw = k
+		return nil
+	}
+	for _, v := range r.Header[headerAPIKey] {
+		if err := add(strings.TrimSpace(v)); err != nil {
+			return "", err
+		}
+	}
+	for _, v := range r.Header[echo.HeaderAuthorization] {
+		v = strings.TrimSpace(v)
+		if len(v) > 6 && strings.EqualFold(v[:6], "bearer") && (v[6] == ' ' || v[6] == '\t') {
+			if err := add(strings.TrimSpace(v[7:])); err != nil {
+				return "", err
+			}
+		}
+	}
+	if r.URL.RawQuery != "" {
+		if q, ok := r.URL.Query()["key"]; ok {
+			if !allowQuery {
+				return "", errQueryKey
+			}
+			for _, v := range q {
+				if err := add(strings.TrimSpace(v)); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	if raw == "" {
+		return "", errInvalidKey
+	}
+	return raw, nil
+}
+
+// requireScope lets a request through only if its key grants scope
+// ("resource:read" or "resource:write"); otherwise 403 insufficient_scope,
+// naming the scope. Routes follow DESIGN.md: GET needs read, other methods
+// write (POST /v1/keys/verify, which changes nothing, needs read).
+func requireScope(scope string) echo.MiddlewareFunc {
+	resource, access, _ := strings.Cut(scope, ":")
+	need := model.Access(access)
+	challenge := `Bearer error="insufficient_scope", scope="` + scope + `"`
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !apiKey(c).Allows(resource, need) {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+				return &apiError{code: "insufficient_scope", err: model.Errorf(model.EFORBIDDEN,
+					"This key lacks the %s scope, which this request needs.", scope)}
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/model"
+)
+
+// apiKeyCreateBody is the body of POST /v1/api-keys.
+type apiKeyCreateBody struct {
+	Name        string     `json:"name"`
+	Environment string     `json:"environment"`
+	Permission  string     `json:"permission"`
+	Scopes      []string   `json:"scopes"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+}
+
+// apiKeyCreatedJSON is the new key with its value, shown this once.
+type apiKeyCreatedJSON struct {
+	apiKeyJSON
+	Key string `json:"key"`
+}
+
+// handleAPIKeyCreate serves POST /v1/api-keys: creates a key in the calling
+// key's team (environment live unless given) and answers 201 with the raw
+// key in "key", uncacheable; it is never shown again. A key can only create
+// keys within its own permission (403 otherwise).
+func (s *Server) handleAPIKeyCreate(c echo.Context) error {
+	var b apiKeyCreateBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	if b.Environment == "" {
+		b.Environment = model.EnvLive
+	}
+	now := s.now().UTC()
+	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).Key.TeamID, KeyInput{
+		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
+		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt,
+	}, now)
+	if err != nil {
+		return err
+	}
+	act := keyActor(c)
+	if err := CheckGrant(act, k.Permission()); err != nil {
+		return err
+	}
+	if err := s.store.CreateKey(c.Request().Context(), &k, act); err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusCreated, apiKeyCreatedJSON{apiKeyJSON: toAPIKey(k, now), Key: raw})
+}

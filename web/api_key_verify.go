@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/model"
+)
+
+// apiVerifyBody is the body of POST /v1/keys/verify.
+type apiVerifyBody struct {
+	Key   string `json:"key"`
+	Scope string `json:"scope"`
+}
+
+// apiVerifyJSON is the verdict on a key. Valid keys carry their id, team,
+// environment and scopes; refused ones only a code.
+type apiVerifyJSON struct {
+	Valid       bool     `json:"valid"`
+	Code        string   `json:"code,omitempty"`
+	KeyID       string   `json:"key_id,omitempty"`
+	TeamID      int64    `json:"team_id,omitempty"`
+	Environment string   `json:"environment,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+}
+
+// Verdict codes of POST /v1/keys/verify.
+const (
+	verifyInvalid           = "INVALID"
+	verifyInsufficientScope = "INSUFFICIENT_SCOPE"
+)
+
+// handleKeyVerify serves POST /v1/keys/verify, for other backends: is the
+// key in the body a usable key of the caller's team, with the scope asked
+// for (optional)? The answer is 200 either way: {"valid":true,…} or
+// {"valid":false,"code":"INVALID"|"INSUFFICIENT_SCOPE"}. Keys of other teams
+// are INVALID. Each INVALID verdict spends a token of the client IP; an IP
+// out of tokens gets 429. Checks go through the same cache as /v1 itself,
+// and a valid key's use is recorded as a use.
+func (s *Server) handleKeyVerify(c echo.Context) error {
+	ip, now := c.RealIP(), s.now()
+	if d := s.api.verifyFailures.wait(ip, now); d > 0 {
+		return limited(c, d)
+	}
+	var b apiVerifyBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	var res, acc string
+	if b.Scope != "" {
+		var ok bool
+		res, acc, ok = strings.Cut(b.Scope, ":")
+		if !ok || res == "" || (model.Access(acc) != model.AccessRead && model.Access(acc) != model.AccessWrite) {
+			return model.Errorf(model.EINVALID, "scope must look like resource:read or resource:write.")
+		}
+	}
+	caller := apiKey(c)
+	k, err := s.verifier.Check(c.Request().Context(), strings.TrimSpace(b.Key))
+	if k != nil && k.Key.TeamID != caller.Key.TeamID {
+		k, err = nil, errInvalidKey
+	}
+	switch {
+	case err == nil:
+		s.recorder.Record(k.Key.ID, ip, now)
+	case model.ErrorCode(err) == model.EUNAUTHORIZED:
+		if k != nil {
+			s.recorder.RecordRefused(k.Key.ID, ip, now)
+		}
+		s.api.verifyFailures.failed(ip, now)
+		return c.JSON(http.StatusOK, apiVerifyJSON{Code: verifyInvalid})
+	default:
+		return err
+	}
+	if res != "" && !k.Allows(res, model.Access(acc)) {
+		return c.JSON(http.StatusOK, apiVerifyJSON{Code: verifyInsufficientScope})
+	}
+	return c.JSON(http.StatusOK, apiVerifyJSON{Valid: true, KeyID: k.Key.PublicID, TeamID: k.Key.TeamID,
+		Environment: k.Key.Environment, Scopes: k.Scopes})
+}

@@ -1,0 +1,80 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/verify"
+	"github.com/keyward/keyward/views"
+	"github.com/keyward/keyward/web/openapi"
+)
+
+// apiState is what the /v1 API keeps beside the verifier and recorder.
+type apiState struct {
+	keyFailures    *failLimiter // failed key checks per IP, on every /v1 route
+	verifyFailures *failLimiter // INVALID verdicts per IP, on POST /v1/keys/verify
+	docs           views.APIDocs
+	docsErr        error
+}
+
+// apiRoutes registers the /v1 API, authenticated by key (api_auth.go), and
+// its reference. web/openapi/openapi.json describes every route below with
+// the scope it needs (x-keyward-scope); the tests hold the two in step.
+//
+//	GET    /v1/whoami                  handleWhoami          (any key)
+//	GET    /v1/api-keys                handleAPIKeyList      api_keys:read
+//	POST   /v1/api-keys                handleAPIKeyCreate    api_keys:write
+//	GET    /v1/api-keys/:id            handleAPIKeyShow      api_keys:read
+//	PATCH  /v1/api-keys/:id            handleAPIKeyUpdate    api_keys:write
+//	DELETE /v1/api-keys/:id            handleAPIKeyDelete    api_keys:write
+//	POST   /v1/api-keys/:id/revoke     handleAPIKeyRevoke    api_keys:write
+//	GET    /v1/members                 handleAPIMemberList   members:read
+//	GET    /v1/audit-log               handleAPIAuditLog     audit_log:read
+//	POST   /v1/keys/verify             handleKeyVerify       api_keys:read
+//	GET    /openapi.json               handleOpenAPI
+//	GET    /docs                       handleDocs
+func (s *Server) apiRoutes(e *echo.Echo) {
+	if s.verifier == nil {
+		s.verifier = verify.New(s.store, verify.Options{TTL: s.cfg.CacheTTL, Now: s.now})
+	}
+	if s.recorder == nil {
+		s.recorder = verify.NewRecorder(s.store, s.log)
+	}
+	s.OnClose(s.recorder.Close)
+	s.api = &apiState{
+		keyFailures:    newFailLimiter(keyFailEvery, keyFailBurst),
+		verifyFailures: newFailLimiter(verifyFailEvery, verifyFailBurst),
+	}
+	s.api.docs, s.api.docsErr = apiDocs(openapi.JSON)
+
+	g := e.Group("/v1", s.apiAuth)
+	g.GET("/whoami", s.handleWhoami)
+	g.GET("/api-keys", s.handleAPIKeyList, requireScope("api_keys:read"))
+	g.POST("/api-keys", s.handleAPIKeyCreate, requireScope("api_keys:write"))
+	g.GET("/api-keys/:id", s.handleAPIKeyShow, requireScope("api_keys:read"))
+	g.PATCH("/api-keys/:id", s.handleAPIKeyUpdate, requireScope("api_keys:write"))
+	g.DELETE("/api-keys/:id", s.handleAPIKeyDelete, requireScope("api_keys:write"))
+	g.POST("/api-keys/:id/revoke", s.handleAPIKeyRevoke, requireScope("api_keys:write"))
+	g.GET("/members", s.handleAPIMemberList, requireScope("members:read"))
+	g.GET("/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
+	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
+
+	e.GET("/openapi.json", s.handleOpenAPI)
+	e.GET("/docs", s.handleDocs)
+}
+
+// handleOpenAPI serves GET /openapi.json: the OpenAPI 3.1 document of /v1.
+func (s *Server) handleOpenAPI(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openapi.JSON)
+}
+
+// handleDocs serves GET /docs: the API reference, rendered from the
+// OpenAPI document.
+func (s *Server) handleDocs(c echo.Context) error {
+	if s.api.docsErr != nil {
+		return s.api.docsErr
+	}
+	return render(c, http.StatusOK, views.DocsPage(s.chrome(c, "docs"), s.api.docs))
+}

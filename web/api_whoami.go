@@ -1,0 +1,30 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// whoamiJSON is the calling key, as GET /v1/whoami shows it.
+type whoamiJSON struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	TeamID      int64      `json:"team_id"`
+	Environment string     `json:"environment"`
+	Hint        string     `json:"hint"`
+	Permission  string     `json:"permission"`
+	Scopes      []string   `json:"scopes"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+}
+
+// handleWhoami serves GET /v1/whoami: the key the request was made with
+// ("test your key"). It needs no scope and answers from the verify cache.
+func (s *Server) handleWhoami(c echo.Context) error {
+	k := apiKey(c)
+	return c.JSON(http.StatusOK, whoamiJSON{
+		ID: k.Key.PublicID, Name: k.Key.Name, TeamID: k.Key.TeamID, Environment: k.Key.Environment,
+		Hint: k.Key.Hint, Permission: string(k.Permission.Set), Scopes: k.Scopes, ExpiresAt: utc(k.Key.ExpiresAt),
+	})
+}
