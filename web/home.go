@@ -8,7 +8,8 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// accountRoutes registers setup, sign-in, team switching and members.
+// accountRoutes registers setup, sign-in, password change, team switching
+// and members.
 func (s *Server) accountRoutes(e *echo.Echo) {
 	e.GET("/", s.handleHome, s.requireUser)
 	e.GET("/setup", s.handleSetupForm)
@@ -17,6 +18,8 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.POST("/login", s.handleLogin)
 	e.POST("/logout", s.handleLogout)
 	e.POST("/teams/switch", s.handleTeamSwitch, s.requireUser)
+	e.GET("/account/password", s.handleAccountPasswordForm, s.requireUser)
+	e.POST("/account/password", s.handleAccountPassword, s.requireUser)
 
 	// Settings → Members (OWNER/ADMIN).
 	e.GET("/settings/members", s.handleMembers, s.requireManager)
