@@ -73,7 +73,7 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.UpdatePassword(ctx, p.User.ID, hash); err != nil {
+	if err := s.store.UpdatePassword(ctx, p.User.ID, hash, actor(c)); err != nil {
 		return err
 	}
 	// UpdatePassword ended every session, this one included: start a new

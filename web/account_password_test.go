@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/store"
 )
 
 const newTestPassword = "a brand new passphrase"
@@ -144,6 +145,12 @@ func TestChangePasswordEndsOtherSessionsAndRenewsThisOne(t *testing.T) {
 	cl.csrf = ""
 	if passwordHash(t, app, mia.UserID) == before {
 		t.Fatal("the password hash did not change")
+	}
+
+	// The change is in the team's audit log, with who and from where.
+	evs, err := app.store.FindAuditEvents(context.Background(), store.AuditFilter{TeamID: team.ID, Actions: []string{model.ActionPasswordChanged}})
+	if err != nil || len(evs) != 1 || evs[0].ActorLabel != "mia@example.com" || evs[0].IP == "" {
+		t.Fatalf("password change audit events: %+v %v", evs, err)
 	}
 
 	// This browser: still signed in, with a new session id, and the notice.

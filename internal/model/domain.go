@@ -116,6 +116,7 @@ const (
 	ActionMemberRoleChanged  = "member.role_changed"
 	ActionMemberRemoved      = "member.removed"
 	ActionTeamCreated        = "team.created"
+	ActionPasswordChanged    = "user.password_changed"
 	ActionSessionLogin       = "session.login"
 	ActionSessionLoginFailed = "session.login_failed"
 )

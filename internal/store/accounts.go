@@ -101,19 +101,33 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (model.User, error) 
 	return u, translate(err)
 }
 
-// UpdatePassword sets a user's password hash and ends all their sessions.
-// It returns ENOTFOUND for an unknown user.
-func (s *Store) UpdatePassword(ctx context.Context, userID int64, passwordHash string) error {
+// UpdatePassword sets a user's password hash, ends all their sessions and
+// writes user.password_changed to each of their teams' audit logs. It returns
+// ENOTFOUND for an unknown user.
+func (s *Store) UpdatePassword(ctx context.Context, userID int64, passwordHash string, actor model.Actor) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		res := tx.Model(&model.User{}).Where("id = ?", userID).
-			Updates(map[string]any{"password_hash": passwordHash, "password_changed_at": s.Now()})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
+		var u model.User
+		if err := tx.Where("id = ?", userID).Take(&u).Error; err != nil {
 			return model.Errorf(model.ENOTFOUND, "User not found.")
 		}
-		return tx.Exec("DELETE FROM sessions WHERE user_id = ?", userID).Error
+		err := tx.Model(&model.User{}).Where("id = ?", userID).
+			Updates(map[string]any{"password_hash": passwordHash, "password_changed_at": s.Now()}).Error
+		if err != nil {
+			return err
+		}
+		if err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", userID).Error; err != nil {
+			return err
+		}
+		var teams []int64
+		if err := tx.Model(&model.Membership{}).Where("user_id = ?", userID).Pluck("team_id", &teams).Error; err != nil {
+			return err
+		}
+		for _, team := range teams {
+			if err := tx.audit(team, actor, model.ActionPasswordChanged, "", u.Email, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -91,7 +91,7 @@ func TestSessionLifecycle(t *testing.T) {
 		}
 
 		// A password change ends the user's sessions.
-		if err := st.UpdatePassword(ctx, other.ID, "hash2"); err != nil {
+		if err := st.UpdatePassword(ctx, other.ID, "hash2", model.Actor{Label: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.FindSession(ctx, "e"); model.ErrorCode(err) != model.ENOTFOUND {
