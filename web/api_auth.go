@@ -36,7 +36,8 @@ var (
 		Message: "API keys in the URL (?key=) are turned off. Send the key in the X-API-Key header or as Authorization: Bearer <key>."}}
 	errTwoKeys = echo.NewHTTPError(http.StatusBadRequest,
 		"The request carries two different API keys. Send exactly one, in the X-API-Key header or as Authorization: Bearer <key>.")
-	errTooManyKeyFailures = model.Errorf(model.ETOOMANY, "Too many failed API key checks from this address. Wait a little and try again.")
+	errTooManyKeyFailures = &apiError{code: "rate_limited", err: model.Errorf(model.ETOOMANY,
+		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again.")}
 )
 
 // Failed key checks per client IP: a burst, then one every interval. An IP

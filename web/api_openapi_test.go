@@ -1,0 +1,126 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/keyward/keyward/web/openapi"
+)
+
+// documentedOp is one operation of the OpenAPI document.
+type documentedOp struct {
+	id, method, path, scope string
+}
+
+func documentedOperations(t testing.TB) []documentedOp {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []documentedOp
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			scope, ok := op.Extensions["x-keyward-scope"].(string)
+			if !ok {
+				t.Fatalf("%s %s has no x-keyward-scope", method, path)
+			}
+			ops = append(ops, documentedOp{op.OperationID, method, path, scope})
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].path+ops[i].method < ops[j].path+ops[j].method })
+	return ops
+}
+
+// TestOpenAPIDescribesEveryRoute holds the document and the router in step:
+// every /v1 route is documented and every documented operation is routed,
+// and each documented scope follows the method rule.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	app := newAPIApp(t)
+	documented := map[string]documentedOp{}
+	for _, op := range documentedOperations(t) {
+		documented[op.method+" "+op.path] = op
+		if op.scope == "" {
+			if op.id != "whoami" {
+				t.Fatalf("%s %s needs no scope", op.method, op.path)
+			}
+			continue
+		}
+		_, access, _ := strings.Cut(op.scope, ":")
+		want := "write"
+		if op.method == http.MethodGet || op.id == "verifyKey" { // verify changes nothing
+			want = "read"
+		}
+		if access != want {
+			t.Fatalf("%s %s needs %s: a %s should need :%s", op.method, op.path, op.scope, op.method, want)
+		}
+	}
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	routed := map[string]bool{}
+	for _, r := range app.srv.echo.Routes() {
+		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasSuffix(r.Path, "*") || r.Method == "echo_route_any" || r.Method == "RouteNotFound" {
+			continue
+		}
+		key := r.Method + " " + param.ReplaceAllString(r.Path, "{$1}")
+		if r.Path == "/v1/" || r.Path == "/v1" {
+			continue
+		}
+		routed[key] = true
+		if _, ok := documented[key]; !ok {
+			t.Errorf("route %s is not in the OpenAPI document", key)
+		}
+	}
+	if len(documented) != 10 || len(routed) != len(documented) {
+		t.Fatalf("%d documented operations, %d routed", len(documented), len(routed))
+	}
+	for key := range documented {
+		if !routed[key] {
+			t.Errorf("the OpenAPI document lists %s, which is not routed", key)
+		}
+	}
+}
+
+func TestOpenAPIDocumentAndDocsPage(t *testing.T) {
+	app := newAPIApp(t)
+	res := app.call(t, http.MethodGet, "/openapi.json", nil, nil)
+	res.wantStatus(t, http.StatusOK)
+	var doc map[string]any
+	if err := json.Unmarshal(res.Body, &doc); err != nil || doc["openapi"] != "3.1.0" {
+		t.Fatalf("/openapi.json: %v, openapi %v", err, doc["openapi"])
+	}
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("/openapi.json content type %q", res.Header.Get("Content-Type"))
+	}
+
+	page := app.client(t).get(t, "/docs")
+	page.wantStatus(t, http.StatusOK)
+	for _, op := range documentedOperations(t) {
+		card := page.first(t, "article#"+op.id)
+		text := textOf(card)
+		if !strings.Contains(text, op.method) || !strings.Contains(text, op.path) || !strings.Contains(text, op.scope) {
+			t.Fatalf("the docs card of %s lacks its method, path or scope: %q", op.id, text)
+		}
+	}
+	for _, obj := range docsObjects {
+		if !page.has(t, "article#"+"object-"+obj) {
+			t.Fatalf("the docs page does not describe %s", obj)
+		}
+	}
+	if !strings.Contains(page.text(t, "#object-APIKey"), "last_used_at") {
+		t.Fatal("the APIKey object lists no last_used_at field")
+	}
+	for _, s := range page.find(t, "script") {
+		if attr(s, "src") == "" {
+			t.Fatal("the docs page has an inline script")
+		}
+	}
+	if page.has(t, "[style]") {
+		t.Fatal("the docs page has inline styles")
+	}
+}
