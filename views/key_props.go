@@ -154,6 +154,7 @@ type KeyReveal struct {
 type KeyDetails struct {
 	Key       model.APIKey
 	Events    []model.AuditEvent
+	Usage     UsageChart
 	Resources []model.Resource
 	Now       time.Time
 	CSRF      string

@@ -12,7 +12,8 @@ import (
 const keyTrailLimit = 100
 
 // handleKeyShow serves GET /settings/api-keys/:id: every field of the key
-// with exact times, its scopes and its audit trail. Another team's key id
+// with exact times, its scopes, its requests per day over the last 30 days
+// and its audit trail. Another team's key id
 // answers 404.
 func (s *Server) handleKeyShow(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -24,7 +25,14 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	now := s.now().UTC()
+	first := views.SeriesStart(k.CreatedAt, now, views.ChartDays)
+	usage, err := s.store.FindKeyUsage(ctx, k.ID, first, now)
+	if err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), views.KeyDetails{
-		Key: k, Events: events, Resources: s.catalog.Resources(), Now: s.now().UTC(), CSRF: csrfToken(c),
+		Key: k, Events: events, Resources: s.catalog.Resources(), Now: now, CSRF: csrfToken(c),
+		Usage: views.UsageChart{Days: views.DailySeries(usage, first, now), Slots: views.ChartDays},
 	}))
 }

@@ -782,6 +782,9 @@ func TestKeyListColumnsAndMenu(t *testing.T) {
 	}
 
 	details := fx.cl.get(t, "/settings/api-keys/"+used.PublicID)
+	if !details.has(t, "section svg.chart") || details.text(t, "#usage-summary") == "" {
+		t.Error("the details page has no usage chart")
+	}
 	body := details.text(t, "dl.details")
 	for _, w := range []string{used.PublicID, used.Hint, "owner@example.com", "203.0.113.9", "Never", "UTC"} {
 		if !strings.Contains(body, w) {
@@ -884,7 +887,11 @@ func TestKeyListSearchFilterSortPages(t *testing.T) {
 	if got := rows(fx.cl.get(t, "/settings/api-keys?env=test")); len(got) != 11 {
 		t.Fatalf("environment filter: %d rows", len(got))
 	}
-	byName := rows(fx.cl.get(t, "/settings/api-keys?sort=name"))
+	sorted := fx.cl.get(t, "/settings/api-keys?sort=name")
+	if got := sorted.find(t, "table.keys th[aria-sort]"); len(got) != 1 || textOf(got[0]) != "Name" || attr(got[0], "aria-sort") != "ascending" {
+		t.Fatalf("sorted column marked %d times", len(got))
+	}
+	byName := rows(sorted)
 	if byName[0] != "worker 00" || byName[1] != "worker 01" {
 		t.Fatalf("sort by name: %v", byName[:2])
 	}
