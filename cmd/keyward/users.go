@@ -157,7 +157,3 @@ func readPassword(r io.Reader) (string, error) {
 	}
 	return line, nil
 }
-
-func runKeys(ctx context.Context, e *env, args []string) error {
-	return errors.New("keys: not available yet")
-}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/web"
+)
+
+const keysUsage = "usage: keyward keys create --team T --name N --permission read_all|write_all|restricted [--scope resource:read ...] [--environment live|test] [--expires-in 30d]"
+
+// cliActor is the audit actor of keys created on the command line.
+var cliActor = model.Actor{Label: "cli"}
+
+// scopeFlags collects repeated --scope flags (each may also hold a
+// comma-separated list).
+type scopeFlags []string
+
+func (s *scopeFlags) String() string { return strings.Join(*s, ",") }
+
+func (s *scopeFlags) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// runKeys runs `keyward keys create`: it creates an API key in an existing
+// team, for bootstrapping automation. The raw key is the only thing printed
+// on standard output, once; a summary goes to standard error.
+func runKeys(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(e.stderr, keysUsage)
+		return errors.New("keys: expected the subcommand create")
+	}
+	var teamArg, name, perm, envName, expiresIn string
+	var scopes scopeFlags
+	cfg, _, err := parseConfig(e, "keys create", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&teamArg, "team", "", "team name or numeric id (required)")
+		fs.StringVar(&name, "name", "", "the key's name, 1 to 100 characters (required)")
+		fs.StringVar(&perm, "permission", "", "read_all, write_all or restricted (required)")
+		fs.Var(&scopes, "scope", "for restricted keys: resource:read or resource:write (repeatable)")
+		fs.StringVar(&envName, "environment", "live", "live or test")
+		fs.StringVar(&expiresIn, "expires-in", "", "lifetime such as 30d or 12h; the key never expires when unset")
+	})
+	if err != nil {
+		return err
+	}
+	teamArg = strings.TrimSpace(teamArg)
+	if teamArg == "" || strings.TrimSpace(name) == "" || perm == "" {
+		fmt.Fprintln(e.stderr, keysUsage)
+		return errors.New("keys create: --team, --name and --permission are required")
+	}
+	catalog, err := model.NewCatalog(cfg.Resources)
+	if err != nil {
+		return fmt.Errorf("keys create: %s", model.ErrorMessage(err))
+	}
+	in := web.KeyInput{Name: name, Environment: envName, Permission: model.PermissionSet(perm), Scopes: scopes}
+	now := time.Now().UTC()
+	if expiresIn != "" {
+		d, err := parseLifetime(expiresIn)
+		if err != nil {
+			return fmt.Errorf("keys create: --expires-in: %w", err)
+		}
+		exp := now.Add(d)
+		in.ExpiresAt = &exp
+	}
+
+	st, err := openStore(ctx, cfg, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	team, err := findTeam(ctx, st, teamArg)
+	if err != nil {
+		return err
+	}
+	k, raw, err := web.NewKey(catalog, cfg.KeyPrefix, team.ID, in, now)
+	if err != nil {
+		return fmt.Errorf("keys create: %s", fieldMessages(err))
+	}
+	if err := st.CreateKey(ctx, &k, cliActor); err != nil {
+		return fmt.Errorf("keys create: %s", rootCause(err))
+	}
+	fmt.Fprintln(e.stdout, raw)
+	expires := "never expires"
+	if k.ExpiresAt != nil {
+		expires = "expires " + k.ExpiresAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(e.stderr, "created API key %s %q (%s, %s, %s) in team %q (id %d).\nThe key above is shown only once: store it now.\n",
+		k.PublicID, k.Name, k.Permission().Summary(), k.Environment, expires, team.Name, team.ID)
+	return nil
+}
+
+// findTeam resolves --team: a numeric id, or the oldest team of that name.
+func findTeam(ctx context.Context, st *store.Store, arg string) (model.Team, error) {
+	var t model.Team
+	var err error
+	if id, perr := strconv.ParseInt(arg, 10, 64); perr == nil {
+		t, err = st.FindTeamByID(ctx, id)
+	} else {
+		t, err = st.FindTeamByName(ctx, arg)
+	}
+	switch model.ErrorCode(err) {
+	case "":
+		return t, nil
+	case model.ENOTFOUND:
+		return t, fmt.Errorf("keys create: there is no team %q (create one with keyward users create)", arg)
+	}
+	return t, fmt.Errorf("keys create: %s", rootCause(err))
+}
+
+// parseLifetime reads "30d" (days) or a Go duration such as "12h".
+func parseLifetime(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a lifetime such as 30d or 12h", s)
+	}
+	return d, nil
+}
+
+// fieldMessages joins a validation error's messages, one per field, as the
+// flags name them.
+func fieldMessages(err error) string {
+	fields := model.ErrorFields(err)
+	if len(fields) == 0 {
+		return model.ErrorMessage(err)
+	}
+	var parts []string
+	for _, f := range []string{"name", "environment", "permission", "scopes", "expires_at"} {
+		if m, ok := fields[f]; ok {
+			flagName := map[string]string{"scopes": "scope", "expires_at": "expires-in"}[f]
+			if flagName == "" {
+				flagName = f
+			}
+			parts = append(parts, "--"+flagName+": "+m)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/testdb"
+)
+
+func TestKeysCreate(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	ctx := context.Background()
+	if _, stderr, err := runCmd(t, dsn, "", "users", "create", "--email", "owner@example.com", "--team", "Acme", "--role", "OWNER"); err != nil {
+		t.Fatalf("users create: %v\n%s", err, stderr)
+	}
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acme, err := st.FindTeamByName(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The raw key is all of standard output, once.
+	out, stderr, err := runCmd(t, dsn, "", "keys", "create", "--team", "Acme", "--name", "deploy bot", "--permission", "read_all")
+	if err != nil {
+		t.Fatalf("keys create: %v\n%s", err, stderr)
+	}
+	raw := strings.TrimSuffix(out, "\n")
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(raw, "kw_live_") {
+		t.Fatalf("standard output %q, want the raw key on one line", out)
+	}
+	if _, err := keys.Parse(raw); err != nil {
+		t.Fatalf("printed key does not parse: %v", err)
+	}
+	if strings.Contains(stderr, raw) || !strings.Contains(stderr, "shown only once") {
+		t.Fatalf("standard error %q", stderr)
+	}
+	k, err := st.FindKeyByHash(ctx, keys.Hash(raw))
+	if err != nil || k.TeamID != acme.ID || k.Name != "deploy bot" || k.PermissionSet != model.PermReadAll ||
+		k.ExpiresAt != nil || k.CreatedBy != "cli" {
+		t.Fatalf("stored key %+v, %v", k, err)
+	}
+	evs, err := st.FindAuditEvents(ctx, store.AuditFilter{TeamID: acme.ID, TargetID: k.PublicID})
+	if err != nil || len(evs) != 1 || evs[0].Action != model.ActionKeyCreated || evs[0].ActorLabel != "cli" {
+		t.Fatalf("audit %+v, %v", evs, err)
+	}
+
+	// Restricted with scopes (repeated and comma-separated), test, by team id, expiring.
+	out, stderr, err = runCmd(t, dsn, "", "keys", "create", "--team", strconv.FormatInt(acme.ID, 10), "--name", "ci",
+		"--permission", "restricted", "--scope", "api_keys:read", "--scope", "members:read,audit_log:read",
+		"--environment", "test", "--expires-in", "30d")
+	if err != nil {
+		t.Fatalf("keys create restricted: %v\n%s", err, stderr)
+	}
+	raw = strings.TrimSpace(out)
+	k, err = st.FindKeyByHash(ctx, keys.Hash(raw))
+	if err != nil || k.Environment != "test" || !strings.HasPrefix(raw, "kw_test_") ||
+		strings.Join(k.Scopes, ",") != "api_keys:read,audit_log:read,members:read" || k.ExpiresAt == nil ||
+		k.ExpiresAt.Sub(time.Now()) < 29*24*time.Hour || k.ExpiresAt.Sub(time.Now()) > 30*24*time.Hour {
+		t.Fatalf("restricted key %+v, %v", k, err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--team", "Nope", "--name", "x", "--permission", "read_all"}, "no team"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "restricted"}, "--scope"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "restricted", "--scope", "invoices:read"}, "Unknown resource"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "admin"}, "--permission"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--environment", "prod"}, "--environment"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--expires-in", "-1d"}, "--expires-in"},
+		{[]string{"--team", "Acme", "--permission", "read_all"}, "required"},
+	} {
+		out, stderr, err := runCmd(t, dsn, "", append([]string{"keys", "create"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
+			t.Fatalf("keys create %v: err %v (want it to mention %q), stdout %q, stderr %q", tc.args, err, tc.want, out, stderr)
+		}
+	}
+	if _, _, err := runCmd(t, dsn, "", "keys", "list"); err == nil {
+		t.Fatal("keys list succeeded")
+	}
+}
