@@ -921,6 +921,10 @@ func TestKeyListSearchFilterSortPages(t *testing.T) {
 	if got := attr(frag.first(t, "div#key-table"), "hx-get"); got != "/settings/api-keys?env=test" {
 		t.Fatalf("the region refreshes from %q", got)
 	}
+	// The page stays out of htmx's snapshot cache, so Back asks the server.
+	if !p1.has(t, `div#key-table[hx-history=false]`) {
+		t.Fatal("the key list can be snapshotted by htmx")
+	}
 	// htmx restoring history gets the whole page.
 	req = fx.cl.newRequest(t, http.MethodGet, "/settings/api-keys?env=test", nil)
 	req.Header.Set("HX-Request", "true")
