@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/web"
 )
 
@@ -82,9 +83,21 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := web.New(cfg, st, web.Options{Logger: log})
+	// The verify path: the key cache, invalidated locally by the store and,
+	// on PostgreSQL, by other instances through LISTEN/NOTIFY; last-used
+	// times flushed in batches (and at shutdown, by srv.Close).
+	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL})
+	recorder := verify.NewRecorder(st, log)
+	recorder.Start(cfg.LastUsedFlush)
+	srv, err := web.New(cfg, st, web.Options{Logger: log, Verifier: verifier, Recorder: recorder})
 	if err != nil {
 		return err
+	}
+	if st.Dialect() == store.Postgres {
+		lctx, stopListening := context.WithCancel(context.Background())
+		listener := verify.NewListener(cfg.DSN(), verifier, log)
+		go func() { _ = listener.Run(lctx) }()
+		srv.OnClose(func(context.Context) error { stopListening(); return nil })
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
