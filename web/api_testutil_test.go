@@ -28,6 +28,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/keys"
@@ -57,6 +58,7 @@ type apiAppSettings struct {
 	listen   bool
 	noSetup  bool
 	cacheTTL time.Duration
+	extra    func(*echo.Echo)
 }
 
 type apiAppOption func(*apiAppSettings)
@@ -68,6 +70,11 @@ func onDatabase(dsn string, clock *testClock) apiAppOption {
 
 // withListener starts the LISTEN/NOTIFY listener, as serve does on PostgreSQL.
 func withListener() apiAppOption { return func(s *apiAppSettings) { s.listen = true } }
+
+// withExtraRoutes adds routes after the server's own (benchmarks' baseline).
+func withExtraRoutes(fn func(*echo.Echo)) apiAppOption {
+	return func(s *apiAppSettings) { s.extra = fn }
+}
 
 // withAPIConfig edits the configuration.
 func withAPIConfig(fn func(*config.Config)) apiAppOption {
@@ -108,7 +115,7 @@ func newAPIApp(t testing.TB, opts ...apiAppOption) *apiApp {
 	}
 	v := verify.New(st, verify.Options{TTL: cfg.CacheTTL, Now: set.clock.Now})
 	rec := verify.NewRecorder(st, log)
-	srv, err := New(cfg, st, Options{Now: set.clock.Now, Logger: log, Verifier: v, Recorder: rec})
+	srv, err := New(cfg, st, Options{Now: set.clock.Now, Logger: log, Verifier: v, Recorder: rec, Extra: set.extra})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
