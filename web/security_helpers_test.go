@@ -281,3 +281,16 @@ func (r *secResponse) wantInvalidKey(t testing.TB, what string) {
 
 func xAPIKeyHeader(raw string) http.Header { return http.Header{"X-Api-Key": {raw}} }
 func bearerHeader(raw string) http.Header  { return http.Header{"Authorization": {"Bearer " + raw}} }
+
+// mustJSON encodes v.
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// jsonUnmarshal decodes the JSON text s into v.
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
