@@ -143,11 +143,15 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 // apiCredential returns the one API key a request carries: X-API-Key,
 // Authorization: Bearer (scheme in any case, spaces around tolerated) or,
 // when allowed, the key query parameter. The same key in several places is
-// one credential; two different keys are errTwoKeys. No key at all is
-// errInvalidKey, and a query key when not allowed is errQueryKey.
+// one credential; two different keys are errTwoKeys; a blank value carries
+// no key, wherever it stands. No key at all is errInvalidKey, and a query
+// key when not allowed is errQueryKey.
 func apiCredential(r *http.Request, allowQuery bool) (string, error) {
 	raw := ""
 	add := func(k string) error {
+		if k == "" {
+			return nil
+		}
 		if raw != "" && k != raw {
 			return errTwoKeys
 		}

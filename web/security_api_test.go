@@ -284,6 +284,9 @@ func TestSecurityCredentialHeaders(t *testing.T) {
 	}
 	fx.api(t, http.MethodGet, "/v1/whoami", http.Header{"X-Api-Key": {real}, "Authorization": {"Bearer " + real}}, "").
 		wantStatus(t, http.StatusOK, "the same key in both headers")
+	// A blank value carries no key, before or after the key.
+	fx.api(t, http.MethodGet, "/v1/whoami", http.Header{"X-Api-Key": {real, ""}}, "").wantStatus(t, http.StatusOK, "a key, then a blank X-API-Key")
+	fx.api(t, http.MethodGet, "/v1/whoami", http.Header{"X-Api-Key": {"", real}}, "").wantStatus(t, http.StatusOK, "a blank X-API-Key, then a key")
 
 	// 21 bad copies are one failed check: they spend one token of the
 	// address's failure allowance, not 21.
