@@ -1,0 +1,62 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/chromedp/chromedp"
+)
+
+// variant is a viewport and colour scheme for screenshots.
+type variant struct {
+	name          string
+	width, height int64
+	mobile, dark  bool
+}
+
+var (
+	desktopLight = variant{name: "desktop-light", width: 1280, height: 800}
+	desktopDark  = variant{name: "desktop-dark", width: 1280, height: 800, dark: true}
+	phoneLight   = variant{name: "phone-light", width: 390, height: 844, mobile: true}
+	phoneDark    = variant{name: "phone-dark", width: 390, height: 844, mobile: true, dark: true}
+
+	allVariants = []variant{desktopLight, desktopDark, phoneLight, phoneDark}
+)
+
+// screen checks the current screen with axe and writes its screenshots,
+// <name>-<variant>.png, in every variant (light and dark, desktop and
+// phone). axe runs again in the dark scheme, whose colours differ. The tab
+// ends at desktop size in the light scheme.
+func (tb *tab) screen(name string) {
+	tb.t.Helper()
+	tb.axe(name)
+	for _, v := range allVariants {
+		tb.view(v)
+		if v == desktopDark {
+			tb.axe(name + " (dark)")
+		}
+		tb.shot(name + "-" + v.name)
+	}
+	tb.view(desktopLight)
+}
+
+// shot writes a screenshot of the viewport as <name>.png.
+func (tb *tab) shot(name string) {
+	tb.t.Helper()
+	tb.settle()
+	// Two frames: the new viewport or scheme laid out and painted.
+	eval[bool](tb, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(shotDir, name+".png")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		tb.t.Fatalf("write %s: %v", path, err)
+	}
+}
