@@ -333,4 +333,3 @@ func TestSparkline(t *testing.T) {
 		t.Fatalf("busiest bar at y=%s height %s", nodeAttr(rects[11], "y"), nodeAttr(rects[11], "height"))
 	}
 }
-

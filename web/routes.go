@@ -36,6 +36,9 @@ func (s *Server) routes() {
 	// Dashboard: Settings → API Keys (web/key_routes.go).
 	s.keyRoutes(e)
 
+	// Dashboard: Settings → Audit log and the key table's bulk revoke (web/audit_log.go).
+	s.auditRoutes(e)
+
 	// The /v1 API, /openapi.json and /docs (web/api_routes.go).
 	s.apiRoutes(e)
 
