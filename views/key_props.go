@@ -21,10 +21,15 @@ type KeyFilter struct {
 	Environment string // "", live, test
 	Sort        string // created, last_used, name
 	Page        int    // from 1
+	// Hygiene is a hygiene panel filter: never_used, stale, no_expiry or
+	// expiring (views/key_activity.go), or "".
+	Hygiene string
 }
 
 // Active reports whether the filter narrows the table down.
-func (f KeyFilter) Active() bool { return f.Query != "" || f.Status != "" || f.Environment != "" }
+func (f KeyFilter) Active() bool {
+	return f.Query != "" || f.Status != "" || f.Environment != "" || f.Hygiene != ""
+}
 
 // Values is the filter as query parameters, leaving defaults out.
 func (f KeyFilter) Values() url.Values {
@@ -40,6 +45,9 @@ func (f KeyFilter) Values() url.Values {
 	}
 	if f.Sort != "" && f.Sort != model.KeySortCreated {
 		v.Set("sort", f.Sort)
+	}
+	if f.Hygiene != "" {
+		v.Set("hygiene", f.Hygiene)
 	}
 	if f.Page > 1 {
 		v.Set("page", strconv.Itoa(f.Page))
@@ -74,6 +82,10 @@ type KeyList struct {
 	// toolbar with it).
 	WithToolbar bool
 	Now         time.Time
+	// Hygiene is the panel at the top of the table; Activity each row's
+	// sparkline and refused calls, by key id (views/key_activity.go).
+	Hygiene  Hygiene
+	Activity map[int64]KeyActivity
 }
 
 // Pages is the number of pages.
@@ -158,6 +170,9 @@ type KeyDetails struct {
 	Resources []model.Resource
 	Now       time.Time
 	CSRF      string
+	// Refused is the calls refused since the key was revoked or expired
+	// (views/key_activity.go).
+	Refused RefusedCalls
 }
 
 // KeyConfirm is the revoke or delete confirmation.

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/views"
 )
 
@@ -37,6 +38,7 @@ func parseKeyFilter(q url.Values) views.KeyFilter {
 	case model.KeySortLastUsed, model.KeySortName:
 		f.Sort = s
 	}
+	f.Hygiene = parseHygiene(q.Get("hygiene"))
 	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 1 {
 		f.Page = min(p, maxKeyPage)
 	}
@@ -84,6 +86,7 @@ func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, erro
 		Offset:      (f.Page - 1) * views.KeysPerPage,
 		Limit:       views.KeysPerPage,
 	}
+	mf = store.HygieneFilter(mf, f.Hygiene, now)
 	rows, total, err := s.store.FindKeys(ctx, mf)
 	if err != nil {
 		return views.KeyList{}, err
@@ -102,6 +105,12 @@ func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, erro
 			return views.KeyList{}, err
 		}
 		l.TeamHasKeys = all > 0
+	}
+	if l.Hygiene, err = s.keyHygiene(ctx, teamID(c), now, f.Hygiene); err != nil {
+		return views.KeyList{}, err
+	}
+	if l.Activity, err = s.keyActivities(ctx, teamID(c), rows, now, f.Hygiene != ""); err != nil {
+		return views.KeyList{}, err
 	}
 	return l, nil
 }
