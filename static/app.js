@@ -146,9 +146,21 @@
   // Dialogs whose close was already confirmed by the user.
   const confirmedClose = new WeakSet();
 
+  // The element that started the latest htmx request. A dialog that the
+  // request brings in opens with it as its opener: by then the focus may
+  // have left it (a row menu closes on the click and hides its items).
+  let lastTrigger = null;
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    lastTrigger = event.detail && event.detail.elt;
+  });
+
   function resolveOpener(candidate) {
     if (candidate && candidate !== document.body && candidate.isConnected) {
       return candidate;
+    }
+    // Only a control the user acted on: not a region refreshed by an event.
+    if (lastTrigger && lastTrigger.isConnected && lastTrigger.matches(FOCUSABLE) && !lastTrigger.closest("dialog")) {
+      return lastTrigger;
     }
     for (let i = recentDialogs.length - 1; i >= 0; i--) {
       const entry = recentDialogs[i];
@@ -214,10 +226,13 @@
   function returnFocus(dialog) {
     let target = openers.get(dialog);
     if (!target || !target.isConnected) return;
-    if (!isVisible(target)) {
-      // The opener sat in a row menu that has closed since: use its summary.
-      const menu = target.closest("details");
-      target = menu ? menu.querySelector("summary") : null;
+    // An opener in a row menu that has closed since cannot take focus (the
+    // closed menu's items may still report boxes): use the menu's summary.
+    const menu = target.closest("details");
+    if (menu && !menu.open && target.parentElement !== menu) {
+      target = menu.querySelector(":scope > summary");
+    } else if (!isVisible(target)) {
+      target = menu ? menu.querySelector(":scope > summary") : null;
     }
     if (target) target.focus();
   }
