@@ -171,7 +171,7 @@ func keyToolbar(f KeyFilter, oob bool) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "><form class=\"toolbar\" id=\"key-filters\" role=\"search\" method=\"get\" action=\"/settings/api-keys\" hx-get=\"/settings/api-keys\" hx-target=\"#key-table\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"input changed delay:300ms, change, submit\" hx-indicator=\"#key-filters-busy\" hx-sync=\"this:replace\"><label for=\"key-q\" class=\"sr-only\">Search keys by name</label> <input type=\"search\" id=\"key-q\" name=\"q\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "><form class=\"toolbar\" id=\"key-filters\" role=\"search\" method=\"get\" action=\"/settings/api-keys\" hx-get=\"/settings/api-keys\" hx-target=\"#key-table\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"input changed delay:300ms, change, submit\" hx-indicator=\"#key-filters-busy\" hx-sync=\"this:queue last\"><label for=\"key-q\" class=\"sr-only\">Search keys by name</label> <input type=\"search\" id=\"key-q\" name=\"q\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
