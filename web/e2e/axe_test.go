@@ -42,11 +42,7 @@ const axeRun = `(async () => {
 func (tb *tab) axe(what string) {
 	tb.t.Helper()
 	tb.settle()
-	if !eval[bool](tb, `typeof window.axe === "object"`) {
-		// Evaluated by the DevTools protocol, which the page's CSP does not
-		// govern; axe itself needs no eval.
-		eval[bool](tb, axeSource+"\n;true")
-	}
+	eval[bool](tb, tb.axeSourceOnce()+"\n;true")
 	vs := eval[[]axeViolation](tb, axeRun)
 	if len(vs) == 0 {
 		return
@@ -60,4 +56,11 @@ func (tb *tab) axe(what string) {
 		}
 	}
 	tb.errorf("%s", b.String())
+}
+
+// axeSourceOnce returns a script that loads axe into the page unless it is
+// there already. It is evaluated through the DevTools protocol, which the
+// page's CSP does not govern; axe itself needs no eval.
+func (tb *tab) axeSourceOnce() string {
+	return "if (typeof window.axe !== \"object\") {\n" + axeSource + "\n}"
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // stepTimeout bounds one browser step; waits poll up to waitTimeout.
@@ -124,6 +125,10 @@ func (tb *tab) onEvent(ev any) {
 		text := consoleText(ev.Args)
 		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert || refusedRE.MatchString(text) {
 			problem = "console." + string(ev.Type) + ": " + text
+			if st := ev.StackTrace; st != nil && len(st.CallFrames) > 0 {
+				f := st.CallFrames[0]
+				problem += fmt.Sprintf(" (at %s:%d)", f.URL, f.LineNumber+1)
+			}
 		}
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails
@@ -462,7 +467,7 @@ func (tb *tab) activeDescription() string {
 func (tb *tab) tabTo(desc, expr string, max int) {
 	tb.t.Helper()
 	for i := 0; i < max; i++ {
-		tb.press("\t")
+		tb.press(kb.Tab)
 		if eval[bool](tb, `(() => { const el = document.activeElement; return !!el && !!(`+expr+`); })()`) {
 			return
 		}
