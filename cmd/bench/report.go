@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// results is everything a run measured; it is also the JSON file.
+type results struct {
+	Settings settings             `json:"settings"`
+	Machine  machine              `json:"machine"`
+	Seed     seedResult           `json:"seed"`
+	Rounds   []map[string]figures `json:"rounds"`
+	Paced    map[string]figures   `json:"half_load"`
+	LastUsed lastUsedResult       `json:"last_used"`
+	RecordNs float64              `json:"record_ns"`
+	List     []listResult         `json:"dashboard_list"`
+	Revoke   revokeResult         `json:"revocation"`
+	Memory   memResult            `json:"memory"`
+	Seconds  float64              `json:"seconds"`
+	Summary  summary              `json:"summary"`
+}
+
+type machine struct {
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPU        string `json:"cpu"`
+	OS         string `json:"os"`
+	Go         string `json:"go"`
+	Postgres   string `json:"postgres"`
+}
+
+type seedResult struct {
+	Keys          int     `json:"keys"`
+	TeamKeys      int     `json:"team_keys"`
+	Teams         int     `json:"teams"`
+	Seconds       float64 `json:"seconds"`
+	RowsPerSecond float64 `json:"rows_per_second"`
+	VacuumSeconds float64 `json:"vacuum_analyze_seconds"`
+}
+
+// lastUsedResult counts the recorders' UPDATE statements on api_keys during
+// the rounds against their flushes that had uses to write.
+type lastUsedResult struct {
+	Updates  int64 `json:"updates"`
+	Flushes  int64 `json:"flushes"`
+	Requests int64 `json:"recorded_requests"`
+}
+
+// targetSummary is a target's medians over the rounds.
+type targetSummary struct {
+	RPS   float64 `json:"rps"`
+	P50ms float64 `json:"p50_ms"`
+	P99ms float64 `json:"p99_ms"`
+	Ratio float64 `json:"ratio"`
+}
+
+type summary struct {
+	Targets             map[string]targetSummary `json:"targets"`
+	VerifyRatio         float64                  `json:"verify_ratio"`
+	UncachedRatio       float64                  `json:"uncached_ratio"`
+	VerifyEndpointRatio float64                  `json:"verify_endpoint_ratio"`
+	VerifyP99ms         float64                  `json:"verify_p99_ms"`
+	VerifyP99SatMs      float64                  `json:"verify_p99_saturated_ms"`
+	UpdatesPerFlush     float64                  `json:"updates_per_flush"`
+	RecorderCost        float64                  `json:"recorder_cost"`
+	RecordShare         float64                  `json:"record_share"`
+	RevokeP99ms         float64                  `json:"revoke_p99_ms"`
+	ListP95ms           float64                  `json:"list_p95_ms"`
+	RSSMB               float64                  `json:"rss_mb"`
+	Line                string                   `json:"line"`
+	Missed              []string                 `json:"missed"`
+}
+
+func machineInfo() machine {
+	m := machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return m
+}
+
+func postgresVersion(ctx context.Context, dsn string) string {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "?"
+	}
+	defer conn.Close(ctx)
+	var v string
+	if conn.QueryRow(ctx, "SHOW server_version").Scan(&v) != nil {
+		return "?"
+	}
+	return "PostgreSQL " + strings.Fields(v)[0]
+}
+
+// summarize takes medians over the rounds (each ratio is taken within its
+// round, against that round's baseline) and checks DESIGN.md's targets.
+func (r *results) summarize(set settings) {
+	s := summary{Targets: map[string]targetSummary{}}
+	for _, name := range []string{tBaseline, tWhoami, tUncached, tVerify, tBuffered} {
+		var rps, p50, p99, ratio []float64
+		for _, round := range r.Rounds {
+			f := round[name]
+			rps, p50, p99, ratio = append(rps, f.RPS), append(p50, f.P50ms), append(p99, f.P99ms), append(ratio, f.Ratio)
+		}
+		s.Targets[name] = targetSummary{RPS: median(rps), P50ms: median(p50), P99ms: median(p99), Ratio: median(ratio)}
+	}
+	var cost []float64
+	for _, round := range r.Rounds {
+		cost = append(cost, 1-round[tWhoami].RPS/round[tBuffered].RPS)
+	}
+	s.VerifyRatio = s.Targets[tWhoami].Ratio
+	s.UncachedRatio = s.Targets[tUncached].Ratio
+	s.VerifyEndpointRatio = s.Targets[tVerify].Ratio
+	s.VerifyP99ms = r.Paced[tWhoami].P99ms
+	s.VerifyP99SatMs = s.Targets[tWhoami].P99ms
+	if r.LastUsed.Flushes > 0 {
+		s.UpdatesPerFlush = float64(r.LastUsed.Updates) / float64(r.LastUsed.Flushes)
+	}
+	s.RecorderCost = median(cost)
+	s.RecordShare = r.RecordNs * s.Targets[tWhoami].RPS / (float64(r.Machine.GOMAXPROCS) * 1e9)
+	s.RevokeP99ms = r.Revoke.P99ms
+	for _, l := range r.List {
+		s.ListP95ms = max(s.ListP95ms, l.P95ms)
+	}
+	s.RSSMB = r.Memory.HWM
+	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f",
+		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, s.RecorderCost, s.RSSMB)
+	for _, c := range r.checks(s) {
+		if !c.ok {
+			s.Missed = append(s.Missed, c.name)
+		}
+	}
+	r.Summary = s
+}
+
+type check struct {
+	name, value string
+	ok          bool
+}
+
+func (r *results) checks(s summary) []check {
+	return []check{
+		{"cached verify ≥ 0.6× baseline", fmt.Sprintf("%.2f×", s.VerifyRatio), s.VerifyRatio >= 0.6},
+		{"cached verify p99 ≤ 2 ms (half load)", fmt.Sprintf("%.2f ms", s.VerifyP99ms), s.VerifyP99ms <= 2},
+		{"uncached verify ≥ 0.15× baseline", fmt.Sprintf("%.2f×", s.UncachedRatio), s.UncachedRatio >= 0.15},
+		{"≤ 1 UPDATE per flush interval", fmt.Sprintf("%.2f", s.UpdatesPerFlush), r.LastUsed.Flushes > 0 && s.UpdatesPerFlush <= 1},
+		{"recording costs ≤ 5 %", fmt.Sprintf("%.1f %%", 100*s.RecorderCost), s.RecorderCost <= 0.05},
+		{"revocation seen by B, p99 ≤ 100 ms", fmt.Sprintf("%.1f ms", s.RevokeP99ms), s.RevokeP99ms <= 100},
+		{"key list p95 ≤ 50 ms", fmt.Sprintf("%.1f ms", s.ListP95ms), s.ListP95ms <= 50},
+		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+	}
+}
+
+func (r *results) print(w io.Writer) {
+	set, s := r.Settings, r.Summary
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("")
+	p("keyward bench, %s run: %s keys (%s in the measured team, %s teams)", set.Mode,
+		thousands(int64(set.TotalKeys)), thousands(int64(set.TeamKeys)), thousands(int64(r.Seed.Teams)))
+	p("machine: %d CPUs (GOMAXPROCS %d), %s, %s, %s, %s", r.Machine.CPUs, r.Machine.GOMAXPROCS, r.Machine.CPU, r.Machine.OS, r.Machine.Go, r.Machine.Postgres)
+	p("seed: %s keys by COPY in %.1f s (%s rows/s), VACUUM ANALYZE %.1f s; whole run %.0f s",
+		thousands(int64(r.Seed.Keys)), r.Seed.Seconds, thousands(int64(r.Seed.RowsPerSecond)), r.Seed.VacuumSeconds, r.Seconds)
+	p("")
+	p("API flat out, %d connections, %s keys rotating; %d rounds of %d cycles of %s slices per target (medians of rounds)",
+		set.Conns, thousands(int64(set.LoadKeys)), set.Rounds, set.Cycles, set.Slice)
+	p("  %-46s %9s %8s %8s %10s", "", "req/s", "p50 ms", "p99 ms", "× baseline")
+	labels := []struct{ name, label string }{
+		{tBaseline, "GET /v1/bench/baseline (bare handler)"},
+		{tWhoami, "GET /v1/whoami, cached"},
+		{tUncached, "GET /v1/whoami, cache off (PostgreSQL)"},
+		{tVerify, "POST /v1/keys/verify, cached"},
+		{tBuffered, "GET /v1/whoami, cached, recorder not flushing"},
+	}
+	for _, l := range labels {
+		t := s.Targets[l.name]
+		p("  %-46s %9s %8.2f %8.2f %10.2f", l.label, thousands(int64(t.RPS)), t.P50ms, t.P99ms, t.Ratio)
+	}
+	p("  per round (× that round's baseline):")
+	for i, round := range r.Rounds {
+		p("    %d: %s", i+1, roundLine(round))
+	}
+	pb, pw := r.Paced[tBaseline], r.Paced[tWhoami]
+	p("  at half load (%s req/s, open loop, %d connections): baseline p50 %.2f ms p99 %.2f ms; cached whoami p50 %.2f ms p99 %.2f ms",
+		thousands(int64(pw.RPS)), set.Conns, pb.P50ms, pb.P99ms, pw.P50ms, pw.P99ms)
+	p("")
+	p("last-used: %d UPDATE statements on api_keys in %d flush intervals of %s that had uses to write (%.2f per interval), for %s recorded requests",
+		r.LastUsed.Updates, r.LastUsed.Flushes, set.Flush, s.UpdatesPerFlush, thousands(r.LastUsed.Requests))
+	p("recorder: flushing vs buffering only costs %.1f %% (median of rounds); Record() takes %.0f ns of CPU, %.1f %% of a cached whoami's",
+		100*s.RecorderCost, r.RecordNs, 100*s.RecordShare)
+	p("revocation on A refused by B: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d revocations (%s)",
+		r.Revoke.P50ms, r.Revoke.P99ms, r.Revoke.Maxms, r.Revoke.Revocations, r.Revoke.Source)
+	p("dashboard GET /settings/api-keys, server time, %s keys in the team:", thousands(int64(set.TeamKeys)))
+	for _, l := range r.List {
+		p("  %-11s %-44s p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (%d requests)", l.Name, l.Path, l.P50ms, l.P95ms, l.Maxms, l.Samples)
+	}
+	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
+		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
+	p("")
+	p("targets (DESIGN.md):")
+	for _, c := range r.checks(s) {
+		mark := "ok"
+		if !c.ok {
+			mark = "MISSED"
+		}
+		p("  %-40s %10s  %s", c.name, c.value, mark)
+	}
+	p("%s", s.Line)
+}
