@@ -170,9 +170,9 @@ const (
 	// SparkDays is how many days the key table's sparklines show.
 	SparkDays = 14
 
-	chartW, chartH         = 640.0, 172.0
+	chartW, chartH         = 800.0, 172.0
 	chartPlotX, chartPlotY = 40.0, 8.0
-	chartPlotW, chartPlotH = 600.0, 136.0
+	chartPlotW, chartPlotH = 760.0, 136.0
 	sparkW, sparkH         = 80.0, 20.0
 )
 

@@ -296,8 +296,8 @@ func TestUsageChartSVGCreatedToday(t *testing.T) {
 		t.Fatalf("want a single zero bar for today")
 	}
 	// Right-aligned: the bar ends near the plot's right edge.
-	if x := nodeAttr(rects[0], "x"); x != "622.5" {
-		t.Fatalf("x = %s, want 622.5 (the last slot)", x)
+	if x := nodeAttr(rects[0], "x"); x != "777.83" {
+		t.Fatalf("x = %s, want 777.83 (the last slot)", x)
 	}
 	var labels []string
 	for _, tx := range nodesByTag(doc, "text") {

@@ -223,7 +223,7 @@ func TestKeyTableSparklinesAndRefusedCalls(t *testing.T) {
 	// The details page: the same refused calls, and the usage chart.
 	d := fx.cl.get(t, "/settings/api-keys/"+quiet.PublicID)
 	if d.text(t, ".notice.refused strong") != "12 calls refused since it was revoked, last from 203.0.113.7" ||
-		d.text(t, ".notice.refused time") != "1 hour ago" {
+		d.text(t, ".notice.refused time") != "1 hour ago" || !strings.Contains(d.Body, "203.0.113.7</strong>, <time") {
 		t.Fatalf("details notice %q", d.text(t, ".notice.refused"))
 	}
 	d = fx.cl.get(t, "/settings/api-keys/"+busy.PublicID)
