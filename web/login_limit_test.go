@@ -130,3 +130,18 @@ func TestLoginReturnsToTheRequestedPage(t *testing.T) {
 		res.wantRedirect(t, "/")
 	}
 }
+
+// A flood from many addresses, none of whose buckets refills, must not grow
+// the tables beyond their bound.
+func TestLimiterStaysBoundedUnderAFlood(t *testing.T) {
+	ll := newLoginLimiter()
+	now := testEpoch
+	for i := 0; i < 3*limiterMaxEntries; i++ {
+		ip := "2001:db8::" + strconv.FormatInt(int64(i), 16)
+		// One attempt takes a token, so no bucket counts as idle.
+		ll.attempt(ip, "victim"+strconv.Itoa(i%7), now)
+	}
+	if n := len(ll.ip); n > limiterMaxEntries {
+		t.Fatalf("%d IP buckets kept, want at most %d", n, limiterMaxEntries)
+	}
+}

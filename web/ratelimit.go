@@ -44,6 +44,15 @@ func bucket(m map[string]*rate.Limiter, key string, every time.Duration, burst i
 				delete(m, k)
 			}
 		}
+		// Still nearly full: the buckets are in use, as in a flood from
+		// many addresses. Drop arbitrary ones down to 90 % so memory stays
+		// bounded and the sweep above runs rarely, not on every new key.
+		for k := range m {
+			if len(m) <= limiterMaxEntries*9/10 {
+				break
+			}
+			delete(m, k)
+		}
 	}
 	l := rate.NewLimiter(rate.Every(every), burst)
 	m[key] = l
