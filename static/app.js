@@ -24,6 +24,9 @@
 //   details.menu                     row menu: one open at a time, Escape,
 //                                    outside click, arrow keys
 //   .table-wrap[data-fits]           set by app.js while the table fits
+//   [data-scroll-focus]              set by app.js (with tabindex=0) on a
+//                                    .table-wrap or pre that scrolls sideways
+//                                    and holds nothing focusable
 //   [data-error-region]              where app.js reports failed htmx requests
 //                                    (created at the bottom of the page if
 //                                    absent)
@@ -565,8 +568,23 @@
     wrap.toggleAttribute("data-fits", fits);
   }
 
+  // A region that scrolls sideways (a wide table, a long code sample) has
+  // to take focus to be scrolled with the keyboard, unless something inside
+  // it can: it gets tabindex 0 while it overflows.
+  function updateScrollFocus(el) {
+    const needs = el.scrollWidth > el.clientWidth + 1 && !el.querySelector(FOCUSABLE);
+    if (needs && !el.hasAttribute("tabindex")) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("data-scroll-focus", "");
+    } else if (!needs && el.hasAttribute("data-scroll-focus")) {
+      el.removeAttribute("tabindex");
+      el.removeAttribute("data-scroll-focus");
+    }
+  }
+
   function fitTables() {
     for (const wrap of document.querySelectorAll(".table-wrap")) updateFit(wrap);
+    for (const el of document.querySelectorAll(".table-wrap, pre")) updateScrollFocus(el);
   }
 
   let fitPending = false;
