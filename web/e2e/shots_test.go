@@ -28,15 +28,19 @@ var (
 
 // screen checks the current screen with axe and writes its screenshots,
 // <name>-<variant>.png, in every variant (light and dark, desktop and
-// phone). axe runs again in the dark scheme, whose colours differ. The tab
+// phone). axe runs again in the dark scheme, whose colours differ, and at
+// phone width, where tables scroll and bars wrap. The tab
 // ends at desktop size in the light scheme.
 func (tb *tab) screen(name string) {
 	tb.t.Helper()
 	tb.axe(name)
 	for _, v := range allVariants {
 		tb.view(v)
-		if v == desktopDark {
+		switch v {
+		case desktopDark:
 			tb.axe(name + " (dark)")
+		case phoneLight:
+			tb.axe(name + " (phone)")
 		}
 		tb.shot(name + "-" + v.name)
 	}
