@@ -10,6 +10,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/web/openapi"
 )
 
@@ -64,7 +65,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	routed := map[string]bool{}
 	for _, r := range app.srv.echo.Routes() {
-		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasSuffix(r.Path, "*") || r.Method == "echo_route_any" || r.Method == "RouteNotFound" {
+		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasSuffix(r.Path, "*") || r.Method == "echo_route_any" || r.Method == "RouteNotFound" || r.Method == http.MethodHead {
 			continue
 		}
 		key := r.Method + " " + param.ReplaceAllString(r.Path, "{$1}")
@@ -123,4 +124,18 @@ func TestOpenAPIDocumentAndDocsPage(t *testing.T) {
 	if page.has(t, "[style]") {
 		t.Fatal("the docs page has inline styles")
 	}
+}
+
+// HEAD answers like GET without a body, and needs the same :read scope.
+func TestHeadNeedsTheReadScope(t *testing.T) {
+	app := newAPIApp(t)
+	_, reader := app.key(t, app.team.ID, model.PermRestricted, "api_keys:read")
+	_, other := app.key(t, app.team.ID, model.PermRestricted, "members:read")
+	res := app.call(t, http.MethodHead, "/v1/api-keys", http.Header{"X-API-Key": {reader}}, nil)
+	res.wantStatus(t, http.StatusOK)
+	if len(res.Body) != 0 {
+		t.Fatalf("HEAD answered with a body of %d bytes", len(res.Body))
+	}
+	app.call(t, http.MethodHead, "/v1/api-keys", http.Header{"X-API-Key": {other}}, nil).wantStatus(t, http.StatusForbidden)
+	app.call(t, http.MethodHead, "/v1/whoami", nil, nil).wantStatus(t, http.StatusUnauthorized)
 }

@@ -21,6 +21,7 @@ type apiState struct {
 // apiRoutes registers the /v1 API, authenticated by key (api_auth.go), and
 // its reference. web/openapi/openapi.json describes every route below with
 // the scope it needs (x-keyward-scope); the tests hold the two in step.
+// Every GET route also answers HEAD, with the same scope.
 //
 //	GET    /v1/whoami                  handleWhoami          (any key)
 //	GET    /v1/api-keys                handleAPIKeyList      api_keys:read
@@ -49,19 +50,25 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	s.api.docs, s.api.docsErr = apiDocs(openapi.JSON)
 
 	g := e.Group("/v1", s.apiAuth)
-	g.GET("/whoami", s.handleWhoami)
-	g.GET("/api-keys", s.handleAPIKeyList, requireScope("api_keys:read"))
+	readRoute(g, "/whoami", s.handleWhoami)
+	readRoute(g, "/api-keys", s.handleAPIKeyList, requireScope("api_keys:read"))
 	g.POST("/api-keys", s.handleAPIKeyCreate, requireScope("api_keys:write"))
-	g.GET("/api-keys/:id", s.handleAPIKeyShow, requireScope("api_keys:read"))
+	readRoute(g, "/api-keys/:id", s.handleAPIKeyShow, requireScope("api_keys:read"))
 	g.PATCH("/api-keys/:id", s.handleAPIKeyUpdate, requireScope("api_keys:write"))
 	g.DELETE("/api-keys/:id", s.handleAPIKeyDelete, requireScope("api_keys:write"))
 	g.POST("/api-keys/:id/revoke", s.handleAPIKeyRevoke, requireScope("api_keys:write"))
-	g.GET("/members", s.handleAPIMemberList, requireScope("members:read"))
-	g.GET("/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
+	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
+	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
 	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
 
 	e.GET("/openapi.json", s.handleOpenAPI)
 	e.GET("/docs", s.handleDocs)
+}
+
+// readRoute registers a read-only route for GET and HEAD (DESIGN.md: both
+// need the resource's :read scope; net/http drops a HEAD answer's body).
+func readRoute(g *echo.Group, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+	g.Match([]string{http.MethodGet, http.MethodHead}, path, h, mw...)
 }
 
 // handleOpenAPI serves GET /openapi.json: the OpenAPI 3.1 document of /v1.
