@@ -86,7 +86,7 @@ func limited(c echo.Context, d time.Duration) error {
 }
 
 // headerAPIKey is X-API-Key in Go's canonical header form.
-const headerAPIKey = "X-Api-Key"
+const headerAPIKey = "X-Api-Key" // #nosec G101 -- a header name, not a credential
 
 // apiKeyContextKey holds the request's *verify.Verified.
 const apiKeyContextKey = "api_key"

@@ -24,7 +24,7 @@ func openStore(ctx context.Context, cfg *config.Config, opts store.Options) (*st
 		return nil, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
 	}
 	if _, err := st.Migrate(ctx); err != nil {
-		st.Close()
+		_ = st.Close() // the migration error is the one to report
 		return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
 	}
 	return st, nil

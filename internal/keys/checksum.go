@@ -8,7 +8,7 @@ import "hash/crc32"
 func checksum[T string | []byte](s T) uint32 {
 	crc := ^uint32(0)
 	for i := 0; i < len(s); i++ {
-		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8) // #nosec G115 -- the low byte indexes the CRC table: truncation is the point
 	}
 	return ^crc
 }

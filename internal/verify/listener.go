@@ -63,7 +63,7 @@ func (l *Listener) Run(ctx context.Context) error {
 			backoff = l.MinBackoff
 		}
 		// Full jitter keeps many instances from reconnecting in step.
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) // #nosec G404 -- reconnect jitter, not a secret
 		l.log.Warn("key change listener disconnected; cached keys are trusted for at most the cache TTL until it reconnects",
 			"err", err, "retry_in", wait.String())
 		select {
