@@ -41,6 +41,7 @@ func (tb *tab) screen(name string) {
 			tb.axe(name + " (dark)")
 		case phoneLight:
 			tb.axe(name + " (phone)")
+			tb.wantNoSidewaysScroll(name)
 		}
 		tb.shot(name + "-" + v.name)
 	}
@@ -62,5 +63,16 @@ func (tb *tab) shot(name string) {
 	path := filepath.Join(shotDir, name+".png")
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		tb.t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+// wantNoSidewaysScroll fails if the page is wider than a phone's screen
+// (wide tables scroll inside their own box, never the page).
+func (tb *tab) wantNoSidewaysScroll(name string) {
+	tb.t.Helper()
+	type widths struct{ Page, Screen int }
+	w := eval[widths](tb, `({Page: document.documentElement.scrollWidth, Screen: document.documentElement.clientWidth})`)
+	if w.Page > w.Screen+1 {
+		tb.errorf("%s: at phone width the page is %dpx wide on a %dpx screen and scrolls sideways", name, w.Page, w.Screen)
 	}
 }

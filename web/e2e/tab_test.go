@@ -512,7 +512,10 @@ func (tb *tab) signOut() {
 // view sets the viewport and colour scheme.
 func (tb *tab) view(v variant) {
 	tb.t.Helper()
-	opts := []chromedp.EmulateViewportOption{}
+	// The screen is the viewport's size: a phone's width=device-width is 390.
+	opts := []chromedp.EmulateViewportOption{func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+		p.ScreenWidth, p.ScreenHeight = v.width, v.height
+	}}
 	if v.mobile {
 		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)
 	}
