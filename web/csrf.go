@@ -58,7 +58,7 @@ func (s *Server) csrfProtect(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if reason := csrfProblem(c, token); reason != "" {
 			s.logger(c).Warn("request refused by the CSRF check", "reason", reason,
-				"method", c.Request().Method, "path", c.Request().URL.Path, "ip", c.RealIP())
+				"method", c.Request().Method, "path", loggedPath(c.Request().URL.Path), "ip", c.RealIP())
 			return errCSRF
 		}
 		return next(c)
