@@ -196,3 +196,26 @@ func decodeBody(r *http.Response, v any) error {
 	}
 	return jsonUnmarshal(string(b), v)
 }
+
+// A key pasted into a URL by mistake (where an id belongs, or as ?key=
+// while that is off) is not written to the log with the path.
+func TestSecurityKeysInURLsAreNotLogged(t *testing.T) {
+	fx := newSecFixture(t)
+	_, raw := fx.authKey(t, "Pasted", model.PermWriteAll)
+	_, other := fx.key(t, fx.team.ID, "Other", model.PermReadAll)
+	fx.api(t, http.MethodGet, "/v1/api-keys/"+other, bearerHeader(raw), "").wantStatus(t, http.StatusNotFound, "a key as an id")
+	fx.api(t, http.MethodGet, "/v1/"+other, bearerHeader(raw), "").wantStatus(t, http.StatusNotFound, "a key as a path")
+	fx.api(t, http.MethodGet, "/v1/whoami?key="+other, nil, "").wantStatus(t, http.StatusUnauthorized, "a key in the query")
+	fx.api(t, http.MethodGet, "/"+other+"/"+other[:len(other)-1], nil, "").wantStatus(t, http.StatusNotFound, "keys as a page")
+	fx.cl.get(t, "/settings/api-keys/"+other).wantStatus(t, http.StatusNotFound)
+	fx.cl.rawPost(t, "/settings/api-keys/"+other+"/revoke", nil, nil).wantStatus(t, http.StatusForbidden)
+	logs := fx.app.logs.String()
+	if !strings.Contains(logs, "status=404") {
+		t.Fatalf("nothing was logged: the check below would be empty\n%s", logs)
+	}
+	for _, secret := range []string{other, other[8:40], raw} {
+		if i := strings.Index(logs, secret); i >= 0 {
+			t.Fatalf("a key is in the log: …%s…", logs[max(0, i-200):min(len(logs), i+len(secret)+20)])
+		}
+	}
+}
