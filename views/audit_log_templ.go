@@ -173,7 +173,7 @@ func auditFilters(l AuditLog) templ.Component {
 			templ_7745c5c3_Var6 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<form class=\"toolbar\" id=\"audit-filters\" role=\"search\" method=\"get\" action=\"/settings/audit-log\" hx-get=\"/settings/audit-log\" hx-target=\"#audit-results\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"input changed delay:300ms, change, submit\" hx-indicator=\"#audit-filters-busy\" hx-sync=\"this:replace\"><label for=\"audit-action\" class=\"sr-only\">Action</label> <select id=\"audit-action\" name=\"action\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<form class=\"toolbar\" id=\"audit-filters\" aria-label=\"Filter the audit log\" method=\"get\" action=\"/settings/audit-log\" hx-get=\"/settings/audit-log\" hx-target=\"#audit-results\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"input changed delay:300ms, change, submit\" hx-indicator=\"#audit-filters-busy\" hx-sync=\"this:replace\"><label for=\"audit-action\" class=\"sr-only\">Action</label> <select id=\"audit-action\" name=\"action\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
