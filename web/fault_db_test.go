@@ -218,8 +218,9 @@ func TestFaultListenerKilledDuringARevoke(t *testing.T) {
 	a := newAppOn(t, dsn, clock, time.Hour)
 	b := newAppOn(t, dsn, clock, time.Hour)
 	l := verify.NewListener(dsn, b.srv.verifier, b.srv.log)
-	// A backoff long enough to revoke while B is deaf.
-	l.MinBackoff, l.MaxBackoff = 300*time.Millisecond, 300*time.Millisecond
+	// A backoff long enough to revoke while B is deaf (the wait is
+	// between half of it and all of it).
+	l.MinBackoff, l.MaxBackoff = 2*time.Second, 2*time.Second
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = l.Run(ctx); close(done) }()
@@ -236,6 +237,9 @@ func TestFaultListenerKilledDuringARevoke(t *testing.T) {
 		}
 	}
 
+	cl := a.client(t)
+	cl.login(t, "owner@example.com", testPassword)
+	cl.csrfToken(t)
 	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -252,8 +256,6 @@ func TestFaultListenerKilledDuringARevoke(t *testing.T) {
 
 	// Revoked on A through the dashboard while B does not listen: the
 	// NOTIFY is lost, and B still trusts its cached copy…
-	cl := a.client(t)
-	cl.login(t, "owner@example.com", testPassword)
 	cl.postForm(t, "/settings/api-keys/"+k.PublicID+"/revoke", nil).wantRedirect(t, "/settings/api-keys")
 	if code, _ := rawGet(t, a, "/v1/whoami", xAPIKeyHeader(raw)); code != http.StatusUnauthorized {
 		t.Fatalf("A still accepts the key it revoked: %d", code)
