@@ -33,7 +33,8 @@ type apiActorJSON struct {
 // handleAPIAuditLog serves GET /v1/audit-log: the team's audit log, newest
 // first, filtered by action (comma-separated; "member.*" takes a prefix),
 // actor (part of the label), target (an id), since and until (RFC 3339
-// times or dates), with cursor pagination.
+// times or dates) or from and to (inclusive UTC days, as on the dashboard),
+// with cursor pagination.
 func (s *Server) handleAPIAuditLog(c echo.Context) error {
 	f := store.AuditFilter{TeamID: apiKey(c).Key.TeamID, Actor: c.QueryParam("actor"), TargetID: c.QueryParam("target")}
 	limit, err := queryLimit(c, 50, 200)
@@ -52,6 +53,11 @@ func (s *Server) handleAPIAuditLog(c echo.Context) error {
 		return err
 	}
 	if f.Until, err = queryTime(c, "until"); err != nil {
+		return err
+	}
+	// from and to are the dashboard's date range (Settings → Audit log):
+	// whole UTC days, to included, so its filters work here unchanged.
+	if err := applyDayRange(c, &f); err != nil {
 		return err
 	}
 	if cur := c.QueryParam("cursor"); cur != "" {
@@ -102,4 +108,30 @@ func queryTime(c echo.Context, name string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, model.Errorf(model.EINVALID, "%s must be an RFC 3339 time (2026-05-01T12:00:00Z) or a date (2026-05-01).", name)
+}
+
+// applyDayRange reads from and to (YYYY-MM-DD, inclusive UTC days) into f.
+// It returns EINVALID for a value that is not a date, or when since or
+// until is given too.
+func applyDayRange(c echo.Context, f *store.AuditFilter) error {
+	for _, p := range []struct {
+		name    string
+		bound   *time.Time
+		already bool
+		days    int
+	}{{"from", &f.Since, !f.Since.IsZero(), 0}, {"to", &f.Until, !f.Until.IsZero(), 1}} {
+		v := c.QueryParam(p.name)
+		if v == "" {
+			continue
+		}
+		if p.already {
+			return model.Errorf(model.EINVALID, "Give a date range with since and until, or with from and to, not both.")
+		}
+		d, ok := auditDate(v)
+		if !ok {
+			return model.Errorf(model.EINVALID, "%s must be a date (2026-05-01).", p.name)
+		}
+		*p.bound = d.AddDate(0, 0, p.days)
+	}
+	return nil
 }
