@@ -99,7 +99,7 @@ func apiKey(c echo.Context) *verify.Verified {
 
 // keyActor is the audit actor of a /v1 request: its key, from its IP.
 func keyActor(c echo.Context) model.Actor {
-	return model.KeyActor(apiKey(c).Key, c.RealIP())
+	return model.KeyActor(apiKey(c).APIKey(), c.RealIP())
 }
 
 // apiAuth authenticates every /v1 request by its API key: one credential,

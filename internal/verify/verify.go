@@ -8,6 +8,9 @@ package verify
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/keys"
@@ -36,21 +39,53 @@ type Options struct {
 
 // Verifier checks raw keys. It is safe for concurrent use.
 type Verifier struct {
-	st    *store.Store
-	ttl   time.Duration
-	now   func() time.Time
+	st  *store.Store
+	ttl time.Duration
+	now func() time.Time
+	// epoch is the clock when the verifier was made; cache deadlines are
+	// kept as offsets from it (monotonic with the real clock).
+	epoch time.Time
 	cache *cache
+	perms permTable
 }
 
 // Verified is a key found by Check, with its permission parsed once. It is
 // shared by every request that presents the key while it is cached, so it
-// must not be modified. Key lacks the hash and the last-used fields, which
-// change on their own schedule.
+// must not be modified; keys with the same permission share its scope map.
 type Verified struct {
-	Key        model.APIKey
+	Key        Key
 	Permission model.Permission
 	// Scopes is Permission.ScopeStrings(), computed once.
 	Scopes []string
+}
+
+// Key is what the cache keeps of a key: what checks and answers need. It
+// lacks the hash, the permission columns (see Verified.Permission), the
+// creator and revoker, and the last-used fields, which change on their own
+// schedule; Verified.APIKey fills a model.APIKey from it.
+type Key struct {
+	ID          int64
+	TeamID      int64
+	PublicID    string
+	Name        string
+	Environment string
+	Hint        string
+	ExpiresAt   *time.Time
+	RevokedAt   *time.Time
+}
+
+// APIKey returns the key as a model.APIKey holding what the Verified keeps
+// (for an audit actor, say).
+func (k *Verified) APIKey() model.APIKey {
+	scopes := []string{}
+	if k.Permission.Set == model.PermRestricted {
+		scopes = slices.Clone(k.Scopes)
+	}
+	return model.APIKey{
+		ID: k.Key.ID, TeamID: k.Key.TeamID, PublicID: k.Key.PublicID, Name: k.Key.Name,
+		Environment: k.Key.Environment, Hint: k.Key.Hint, PermissionSet: k.Permission.Set, Scopes: scopes,
+		ExpiresAt: k.Key.ExpiresAt, RevokedAt: k.Key.RevokedAt,
+	}
 }
 
 // Allows reports whether the key grants need on resource.
@@ -71,6 +106,7 @@ func New(st *store.Store, opts Options) *Verifier {
 	if v.now == nil {
 		v.now = time.Now
 	}
+	v.epoch = v.now()
 	n := opts.MaxEntries
 	if n <= 0 {
 		n = DefaultMaxEntries
@@ -104,7 +140,8 @@ func (v *Verifier) Check(ctx context.Context, raw string) (*Verified, error) {
 	}
 	d := digestOf(raw)
 	now := v.now()
-	if e, ok := v.cache.get(&d); ok && now.Before(e.until) {
+	at := int64(now.Sub(v.epoch))
+	if e, ok := v.cache.get(&d); ok && at < e.until {
 		return e.key, e.key.verdict(now)
 	}
 	gen := v.cache.generation(&d)
@@ -112,7 +149,7 @@ func (v *Verifier) Check(ctx context.Context, raw string) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(&d, entry{key: k, until: now.Add(v.ttl)}, gen)
+	v.cache.put(&d, entry{key: k, until: at + int64(v.ttl)}, gen)
 	return k, k.verdict(now)
 }
 
@@ -123,7 +160,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (model.APIKey, error)
 	if k == nil {
 		return model.APIKey{}, err
 	}
-	return k.Key, err
+	return k.APIKey(), err
 }
 
 func (k *Verified) verdict(now time.Time) error {
@@ -143,21 +180,68 @@ func (v *Verifier) load(ctx context.Context, raw string) (*Verified, error) {
 	default:
 		return nil, model.Wrap(model.EUNAVAILABLE, err, "API keys can't be checked right now because the database is unreachable. Try again shortly.")
 	}
-	return newVerified(k), nil
+	return v.newVerified(k), nil
 }
 
-func newVerified(k model.APIKey) *Verified {
-	// The cache keeps only what checks and answers need.
-	k.KeyHash, k.CreatedBy, k.RevokedBy = "", "", ""
-	k.LastUsedAt, k.LastUsedIP = nil, ""
+func (v *Verifier) newVerified(k model.APIKey) *Verified {
+	// Environment and permission set are one of a few values: share them
+	// rather than keep a copy per key.
 	switch k.Environment {
 	case model.EnvLive:
 		k.Environment = model.EnvLive
 	case model.EnvTest:
 		k.Environment = model.EnvTest
 	}
-	p := k.Permission()
-	return &Verified{Key: k, Permission: p, Scopes: p.ScopeStrings()}
+	p, scopes := v.perms.get(k.PermissionSet, k.Scopes)
+	return &Verified{
+		Key: Key{ID: k.ID, TeamID: k.TeamID, PublicID: k.PublicID, Name: k.Name, Environment: k.Environment,
+			Hint: k.Hint, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt},
+		Permission: p,
+		Scopes:     scopes,
+	}
+}
+
+// maxSharedPerms bounds the table of shared permissions; keys with a
+// permission not in a full table get their own copy.
+const maxSharedPerms = 1024
+
+// permTable shares parsed permissions between keys with the same set and
+// stored scopes. Most keys share one of a few, and a restricted
+// permission's scope map is otherwise the largest part of a cached key.
+type permTable struct {
+	mu sync.Mutex
+	m  map[string]sharedPerm
+}
+
+type sharedPerm struct {
+	p      model.Permission
+	scopes []string
+}
+
+func (t *permTable) get(set model.PermissionSet, stored []string) (model.Permission, []string) {
+	id := string(set) + "\x00" + strings.Join(stored, "\x00")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sp, ok := t.m[id]; ok {
+		return sp.p, sp.scopes
+	}
+	p := model.PermissionFromStored(set, stored)
+	switch p.Set {
+	case model.PermReadAll:
+		p.Set = model.PermReadAll
+	case model.PermWriteAll:
+		p.Set = model.PermWriteAll
+	case model.PermRestricted:
+		p.Set = model.PermRestricted
+	}
+	sp := sharedPerm{p: p, scopes: p.ScopeStrings()}
+	if t.m == nil {
+		t.m = make(map[string]sharedPerm)
+	}
+	if len(t.m) < maxSharedPerms {
+		t.m[id] = sp
+	}
+	return sp.p, sp.scopes
 }
 
 // Invalidate drops the key with that hash (hex SHA-256, as the store
