@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -65,8 +68,11 @@ func TestKeyboardOnly(t *testing.T) {
 	tb.waitJS("the renamed row", fmt.Sprintf(`(document.querySelector("%s th") || {}).innerText === "Keyboard key (renamed)"`, row))
 
 	// The create dialog: from the search field ("/"), back to Create API key.
-	tb.press("/")
+	tb.pressShortcut("/", "Slash", 191)
 	tb.wantFocus("the search field", `el.id === "key-q"`)
+	if got := eval[string](tb, `document.querySelector("#key-q").value`); got != "" {
+		tb.errorf("the / shortcut typed %q into the search field", got)
+	}
 	tb.shiftTabTo("Create API key", `el.matches('.page-head a[href="/settings/api-keys/new"]')`, 5)
 	tb.press(kb.Enter)
 	tb.waitJS("the create dialog", `document.querySelector("dialog#key-dialog[open] form.key-form")`)
@@ -150,4 +156,24 @@ func (tb *tab) shiftTabTo(desc, expr string, max int) {
 		}
 	}
 	tb.fatalf("%s: not reached with %d presses of Shift+Tab (focus is on %s)", desc, max, tb.activeDescription())
+}
+
+// pressShortcut presses a printable key as one keyDown that carries its
+// text, as a real keyboard does, so a page that handles the keydown (and
+// prevents its default) also stops the character. chromedp's KeyEvent sends
+// the character as a separate event, which the page cannot always stop.
+func (tb *tab) pressShortcut(key, code string, keyCode int64) {
+	tb.t.Helper()
+	tb.do("press "+key, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			p := input.DispatchKeyEventParams{Type: typ, Key: key, Code: code, WindowsVirtualKeyCode: keyCode, NativeVirtualKeyCode: keyCode}
+			if typ == input.DispatchKeyEventTypeKeyDown {
+				p.Text, p.UnmodifiedText = key, key
+			}
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
