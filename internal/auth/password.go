@@ -117,7 +117,7 @@ func decodeHash(encoded string) (Params, []byte, []byte, bool) {
 	b64 := base64.RawStdEncoding
 	salt, err1 := b64.DecodeString(parts[4])
 	key, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 {
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(salt) > 64 || len(key) < 16 || len(key) > 64 {
 		return p, nil, nil, false
 	}
 	return p, salt, key, true

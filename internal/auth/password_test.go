@@ -95,3 +95,22 @@ func TestGeneratePassword(t *testing.T) {
 		t.Fatal("CheckDummy matched")
 	}
 }
+
+// A tampered row must not make argon2 derive a huge output (or salt with a
+// huge input): decodeHash refuses lengths beyond what HashPassword makes.
+func TestDecodeHashBoundsLengths(t *testing.T) {
+	good, _ := HashPassword("correct horse battery")
+	parts := strings.Split(good, "$")
+	huge := strings.Repeat("A", 1<<20)
+	for name, h := range map[string]string{
+		"huge digest": strings.Join([]string{"", parts[1], parts[2], parts[3], parts[4], huge}, "$"),
+		"huge salt":   strings.Join([]string{"", parts[1], parts[2], parts[3], huge, parts[5]}, "$"),
+	} {
+		if _, _, _, ok := decodeHash(h); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, _, _, ok := decodeHash(good); !ok {
+		t.Fatal("a hash HashPassword made must decode")
+	}
+}
