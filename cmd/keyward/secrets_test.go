@@ -69,14 +69,27 @@ func TestCLISecretsAreNotStored(t *testing.T) {
 	if err == nil {
 		t.Fatal("creating the same user twice with a password succeeded")
 	}
+	refused := err.Error()
+
+	// A key made by keys create: the raw key on stdout, nowhere else.
+	keyOut, keyErr, err := runCmd(t, dsn, "", "keys", "create", "--team", "Acme", "--name", "bootstrap", "--permission", "read_all")
+	if err != nil {
+		t.Fatalf("keys create: %v\n%s", err, keyErr)
+	}
+	rawKey := regexp.MustCompile(`(?m)^kw_live_[0-9A-Za-z]{38}$`).FindString(keyOut)
+	if rawKey == "" {
+		t.Fatalf("keys create printed no raw key:\n%s", keyOut)
+	}
 
 	dump := dumpDatabase(t, dsn)
-	if !strings.Contains(dump, "owner@example.com") || !strings.Contains(dump, "argon2id") {
+	if !strings.Contains(dump, "owner@example.com") || !strings.Contains(dump, "argon2id") || !strings.Contains(dump, "bootstrap") {
 		t.Fatalf("the dump does not hold the users: the check below would be empty\n%s", dump)
 	}
-	for what, secret := range map[string]string{"generated password": generated, "given password": given} {
-		for where, text := range map[string]string{"the database": dump, "standard error": errOut + errOut2 + errOut3,
-			"the second command's output": out2, "the error": err.Error()} {
+	secrets := map[string]string{"generated password": generated, "given password": given,
+		"raw key": rawKey, "key secret": rawKey[len("kw_live_") : len("kw_live_")+32]}
+	for what, secret := range secrets {
+		for where, text := range map[string]string{"the database": dump, "standard error": errOut + errOut2 + errOut3 + keyErr,
+			"the second command's output": out2, "the error": refused} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s is in %s", what, where)
 			}
