@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -105,6 +107,11 @@ func (s *Store) groupUses(uses []model.KeyUse) ([]lastUse, []dayUse) {
 	for _, d := range perDay {
 		days = append(days, *d)
 	}
+	// Rows are written in one order, key id then day, so that instances
+	// flushing the same keys at once lock them in the same order instead
+	// of deadlocking.
+	slices.SortFunc(last, func(a, b lastUse) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(days, func(a, b dayUse) int { return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Day, b.Day)) })
 	return last, days
 }
 
@@ -131,13 +138,15 @@ const (
 	pgLastUsedSQL = `UPDATE api_keys AS k
 SET last_used_at = GREATEST(k.last_used_at, u.at),
     last_used_ip = CASE WHEN k.last_used_at IS NULL OR u.at >= k.last_used_at THEN u.ip ELSE k.last_used_ip END
-FROM jsonb_to_recordset(CAST(? AS jsonb)) AS u(id bigint, at timestamptz, ip text)
+FROM (SELECT r.id, r.at, r.ip FROM jsonb_to_recordset(CAST(? AS jsonb)) AS r(id bigint, at timestamptz, ip text)
+      JOIN api_keys l ON l.id = r.id ORDER BY r.id FOR UPDATE OF l) AS u
 WHERE k.id = u.id`
 
 	pgUsageSQL = `INSERT INTO key_usage AS ku (key_id, day, requests, refused, last_refused_at, last_refused_ip)
 SELECT u.id, u.day, u.requests, u.refused, u.refused_at, COALESCE(u.refused_ip, '')
 FROM jsonb_to_recordset(CAST(? AS jsonb)) AS u(id bigint, day date, requests bigint, refused bigint, refused_at timestamptz, refused_ip text)
 JOIN api_keys k ON k.id = u.id
+ORDER BY u.id, u.day
 ON CONFLICT (key_id, day) DO UPDATE SET
     requests = ku.requests + EXCLUDED.requests,
     refused = ku.refused + EXCLUDED.refused,
@@ -172,21 +181,6 @@ ON CONFLICT (key_id, day) DO UPDATE SET
 // FindKeyUsage returns the key's usage per UTC day from from to to
 // (inclusive days), oldest first; days without use are absent.
 func (s *Store) FindKeyUsage(ctx context.Context, keyID int64, from, to time.Time) ([]model.UsageDay, error) {
-	var rows []struct {
-		KeyID    int64
-		Day      time.Time
-		Requests int64
-		Refused  int64
-	}
-	err := s.db.WithContext(ctx).Table("key_usage").Select("key_id, day, requests, refused").
-		Where("key_id = ? AND day >= ? AND day <= ?", keyID, s.formatDay(from), s.formatDay(to)).
-		Order("day").Find(&rows).Error
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := make([]model.UsageDay, len(rows))
-	for i, r := range rows {
-		out[i] = model.UsageDay{KeyID: r.KeyID, Day: r.Day.UTC(), Requests: r.Requests, Refused: r.Refused}
-	}
-	return out, nil
+	byKey, err := s.FindKeysUsage(ctx, []int64{keyID}, from, to)
+	return byKey[keyID], err
 }
