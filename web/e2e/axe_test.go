@@ -26,9 +26,8 @@ type axeViolation struct {
 	} `json:"nodes"`
 }
 
-// axeRun runs axe on the whole document (an open modal dialog makes the
-// rest inert, so axe then checks the dialog) and keeps the serious and
-// critical violations.
+// axeRun runs axe on the whole document, open dialog included, and keeps
+// the serious and critical violations.
 const axeRun = `(async () => {
   const r = await axe.run(document, {resultTypes: ["violations"]});
   return r.violations

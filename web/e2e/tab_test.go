@@ -428,12 +428,6 @@ func (tb *tab) visible(sel string) bool {
 	return eval[bool](tb, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"; })()`, sel))
 }
 
-// location returns the path and query of the page.
-func (tb *tab) location() string {
-	tb.t.Helper()
-	return eval[string](tb, `location.pathname + location.search`)
-}
-
 // html returns the whole document as HTML, with the live values of fields
 // (an input's value property is not in outerHTML).
 func (tb *tab) html() string {
