@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -288,6 +289,7 @@ type segment struct {
 	// recording: the target's requests are recorded by the instance's
 	// recorder, whose UPDATE statements are counted.
 	recording bool
+	keys      []string
 }
 
 // Target names.
@@ -299,38 +301,41 @@ const (
 	tBuffered = "whoami_cached_no_flush"
 )
 
-func buildTargets(set settings, a, u, l *instance, loadKeys []string) []segment {
-	// Connection c uses the keys c, c+conns, c+2·conns, …
-	perConn := func(base, path, method string, body func(k int) []byte) func(c, j int) (*http.Request, []byte) {
-		reqs := make([][]*http.Request, set.Conns)
-		bodies := make([][][]byte, set.Conns)
-		for c := range set.Conns {
-			for k := c; k < len(loadKeys); k += set.Conns {
-				req, _ := http.NewRequest(method, base+path, nil)
-				if path != baselinePath {
-					req.Header.Set("X-API-Key", loadKeys[k])
-				}
-				if body != nil {
-					req.Header.Set("Content-Type", "application/json")
-					bodies[c] = append(bodies[c], body(k))
-				}
-				reqs[c] = append(reqs[c], req)
+// perConn builds the requests of each connection: connection c uses the
+// keys c, c+conns, c+2·conns, … in turn.
+func perConn(set settings, base, path, method string, body func(k int) []byte, loadKeys []string) func(c, j int) (*http.Request, []byte) {
+	reqs := make([][]*http.Request, set.Conns)
+	bodies := make([][][]byte, set.Conns)
+	for c := range set.Conns {
+		for k := c; k < len(loadKeys); k += set.Conns {
+			req, _ := http.NewRequest(method, base+path, nil)
+			if path != baselinePath {
+				req.Header.Set("X-API-Key", loadKeys[k])
 			}
-		}
-		return func(c, j int) (*http.Request, []byte) {
-			n := len(reqs[c])
-			if body == nil {
-				return reqs[c][j%n], nil
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
+				bodies[c] = append(bodies[c], body(k))
 			}
-			return reqs[c][j%n], bodies[c][j%n]
+			reqs[c] = append(reqs[c], req)
 		}
 	}
+	return func(c, j int) (*http.Request, []byte) {
+		n := len(reqs[c])
+		if body == nil {
+			return reqs[c][j%n], nil
+		}
+		return reqs[c][j%n], bodies[c][j%n]
+	}
+}
+
+func buildTargets(set settings, a, u, l *instance, loadKeys []string) []segment {
 	verifyBody := func(k int) []byte {
 		b, _ := json.Marshal(map[string]string{"key": loadKeys[(k+1)%len(loadKeys)], "scope": "api_keys:read"})
 		return b
 	}
 	seg := func(name string, in *instance, path, method string, body func(int) []byte, recording bool) segment {
-		return segment{target: target{name, perConn(in.url, path, method, body), http.StatusOK}, in: in, hc: newClient(set.Conns), recording: recording}
+		return segment{target: target{name, perConn(set, in.url, path, method, body, loadKeys), http.StatusOK},
+			in: in, hc: newClient(set.Conns), recording: recording, keys: loadKeys}
 	}
 	return []segment{
 		seg(tBaseline, a, baselinePath, http.MethodGet, nil, false),
@@ -363,12 +368,20 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 		}
 	}
 	windows := map[*instance][]window{}
+	var costs []float64
+	order := mrand.New(mrand.NewPCG(1, 2))
 	note("%d rounds of %d cycles × %d targets × %s at %d connections", set.Rounds, set.Cycles, len(tg), set.Slice, set.Conns)
 	for r := range set.Rounds {
 		acc := map[string]*accum{}
-		for c := range set.Cycles {
-			for k := range tg {
-				sg := tg[(k+c+r)%len(tg)]
+		ratios := map[string][]float64{}
+		for range set.Cycles {
+			rps := map[string]float64{}
+			// Each cycle runs the targets in an order of its own, and each
+			// slice starts after a collection, so that no target always
+			// follows one that leaves garbage (or a busy database) behind.
+			for _, k := range order.Perm(len(tg)) {
+				sg := tg[k]
+				runtime.GC()
 				s, err := runLoad(ctx, sg.hc, sg.target, set.Conns, set.Slice, 0)
 				if err != nil {
 					return err
@@ -377,22 +390,29 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 					acc[sg.name] = &accum{}
 				}
 				acc[sg.name].add(s)
+				rps[sg.name] = float64(s.requests) / s.end.Sub(s.start).Seconds()
 				if sg.recording {
 					windows[sg.in] = append(windows[sg.in], window{s.start, s.end})
 				}
 			}
+			// Ratios are taken between neighbouring slices of one cycle,
+			// and their median kept, so that a burst of other work on the
+			// machine during one slice moves one ratio, not the result.
+			for name, v := range rps {
+				ratios[name] = append(ratios[name], v/rps[tBaseline])
+			}
+			costs = append(costs, 1-rps[tWhoami]/rps[tBuffered])
 		}
 		round := map[string]figures{}
 		for name, a := range acc {
-			round[name] = a.figures()
-		}
-		for name, f := range round {
-			f.Ratio = f.RPS / round[tBaseline].RPS
+			f := a.figures()
+			f.Ratio = median(ratios[name])
 			round[name] = f
 		}
 		res.Rounds = append(res.Rounds, round)
 		note("round %d: %s", r+1, roundLine(round))
 	}
+	res.RecorderCosts = costs
 	time.Sleep(set.Flush + 200*time.Millisecond)
 	to := time.Now()
 	for in, n := range before {
@@ -417,18 +437,33 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	}
 	rate := median(whoami) / 2
 	note("latency at half load: %.0f requests/s over %d connections", rate, set.Conns)
-	paced := map[string]*accum{tBaseline: {}, tWhoami: {}}
+	// The same two targets on A's timed port, which also keeps each
+	// request's time inside the server (around the whole handler chain).
+	a := tg[0].in
+	timed := []segment{
+		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, tg[0].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, tg[1].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+	}
+	client := map[string]*accum{tBaseline: {}, tWhoami: {}}
+	server := map[string]*accum{tBaseline: {}, tWhoami: {}}
 	for c := range set.Rounds * set.Cycles {
-		for k := range 2 {
-			sg := tg[(k+c)%2]
+		for k := range timed {
+			sg := timed[(k+c)%len(timed)]
+			runtime.GC()
+			a.timings.take()
 			s, err := runLoad(ctx, sg.hc, sg.target, set.Conns, set.Slice, rate)
 			if err != nil {
 				return err
 			}
-			paced[sg.name].add(s)
+			client[sg.name].add(s)
+			server[sg.name].add(sample{start: s.start, end: s.end, requests: s.requests, lat: a.timings.take()})
 		}
 	}
-	res.Paced = map[string]figures{tBaseline: paced[tBaseline].figures(), tWhoami: paced[tWhoami].figures()}
+	for _, sg := range timed {
+		sg.hc.CloseIdleConnections()
+	}
+	res.Paced = map[string]figures{tBaseline: client[tBaseline].figures(), tWhoami: client[tWhoami].figures()}
+	res.PacedServer = map[string]figures{tBaseline: server[tBaseline].figures(), tWhoami: server[tWhoami].figures()}
 	return nil
 }
 

@@ -130,7 +130,10 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 			return nil, err
 		}
 		in.timedURL = "http://" + tl.Addr().String()
-		hs := &http.Server{Handler: in.timings.wrap(in.srv.Handler()), ReadHeaderTimeout: 5 * time.Second}
+		// The same limits as web.Server.Serve sets.
+		hs := &http.Server{Handler: in.timings.wrap(in.srv.Handler()), ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+			MaxHeaderBytes: web.MaxHeaderBytes}
 		in.others = append(in.others, hs)
 		go func() { _ = hs.Serve(tl) }()
 	}
