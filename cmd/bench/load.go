@@ -20,11 +20,13 @@ type target struct {
 	want    int
 }
 
-// sample is what one run of a target gave.
+// sample is what one run of a target gave. lat counts from when each
+// request was due; sent, in an open loop only, from when it was sent (the
+// difference is the load generator's own lateness).
 type sample struct {
 	start, end time.Time
 	requests   int64
-	lat        []time.Duration
+	lat, sent  []time.Duration
 }
 
 // newClient returns a client that keeps up to conns connections alive to
@@ -57,6 +59,7 @@ func runLoad(ctx context.Context, hc *http.Client, t target, conns int, d time.D
 		failure atomic.Pointer[error]
 		wg      sync.WaitGroup
 		lat     = make([][]time.Duration, conns)
+		sent    = make([][]time.Duration, conns)
 	)
 	start := time.Now()
 	deadline := start.Add(d)
@@ -71,6 +74,7 @@ func runLoad(ctx context.Context, hc *http.Client, t target, conns int, d time.D
 		go func() {
 			defer wg.Done()
 			l := make([]time.Duration, 0, 1<<12)
+			var ls []time.Duration
 			for j := 0; ; j++ {
 				due := time.Now()
 				if every > 0 {
@@ -87,6 +91,7 @@ func runLoad(ctx context.Context, hc *http.Client, t target, conns int, d time.D
 					req.Body = io.NopCloser(bytes.NewReader(body))
 					req.ContentLength = int64(len(body))
 				}
+				at := time.Now()
 				resp, err := hc.Do(req.WithContext(ctx))
 				if err != nil {
 					failure.CompareAndSwap(nil, &err)
@@ -100,8 +105,11 @@ func runLoad(ctx context.Context, hc *http.Client, t target, conns int, d time.D
 					break
 				}
 				l = append(l, time.Since(due))
+				if every > 0 {
+					ls = append(ls, time.Since(at))
+				}
 			}
-			lat[c] = l
+			lat[c], sent[c] = l, ls
 			total.Add(int64(len(l)))
 		}()
 	}
@@ -111,8 +119,9 @@ func runLoad(ctx context.Context, hc *http.Client, t target, conns int, d time.D
 		return s, *e
 	}
 	s.lat = make([]time.Duration, 0, s.requests)
-	for _, l := range lat {
-		s.lat = append(s.lat, l...)
+	for c := range lat {
+		s.lat = append(s.lat, lat[c]...)
+		s.sent = append(s.sent, sent[c]...)
 	}
 	return s, nil
 }

@@ -445,6 +445,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, tg[1].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
 	}
 	client := map[string]*accum{tBaseline: {}, tWhoami: {}}
+	sent := map[string]*accum{tBaseline: {}, tWhoami: {}}
 	server := map[string]*accum{tBaseline: {}, tWhoami: {}}
 	for c := range set.Rounds * set.Cycles {
 		for k := range timed {
@@ -456,6 +457,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 				return err
 			}
 			client[sg.name].add(s)
+			sent[sg.name].add(sample{start: s.start, end: s.end, requests: s.requests, lat: s.sent})
 			server[sg.name].add(sample{start: s.start, end: s.end, requests: s.requests, lat: a.timings.take()})
 		}
 	}
@@ -463,6 +465,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 		sg.hc.CloseIdleConnections()
 	}
 	res.Paced = map[string]figures{tBaseline: client[tBaseline].figures(), tWhoami: client[tWhoami].figures()}
+	res.PacedSent = map[string]figures{tBaseline: sent[tBaseline].figures(), tWhoami: sent[tWhoami].figures()}
 	res.PacedServer = map[string]figures{tBaseline: server[tBaseline].figures(), tWhoami: server[tWhoami].figures()}
 	return nil
 }
