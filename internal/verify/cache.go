@@ -8,24 +8,37 @@ import (
 	"github.com/keyward/keyward/internal/keys"
 )
 
-// digest is the SHA-256 of a raw key: the same hash the store keeps (as hex,
-// keys.Hash), in binary so the cache needs no allocation to look a key up.
-// raw has passed keys.Parse, so it fits the stack buffer.
-type digest [sha256.Size]byte
+// digest identifies a raw key in the cache: the first 16 bytes of its
+// SHA-256 (the hash the store keeps as hex, keys.Hash), in binary so the
+// cache needs no allocation to look a key up.
+//
+// Half the hash is enough, and halves what every map slot and ring slot
+// holds. The cache only maps a digest to a key the store found by its full
+// hash, so answering a raw key with the wrong entry takes one of two things:
+// a raw key made to match a stored key's digest (a second preimage of a
+// 128-bit SHA-256 prefix, about 2^128 work: out of reach), or two real keys
+// whose digests happen to agree (for a billion keys, a chance of about
+// 10^-21 by the birthday bound).
+type digest [16]byte
 
+// digestOf hashes raw, which has passed keys.Parse and so fits the stack
+// buffer.
 func digestOf(raw string) digest {
 	var buf [keys.MaxLen]byte
-	return sha256.Sum256(append(buf[:0], raw...))
+	sum := sha256.Sum256(append(buf[:0], raw...))
+	return digest(sum[:len(digest{})])
 }
 
 // parseDigest decodes the hex hash the store reports for a changed key.
 func parseDigest(hash string) (digest, bool) {
-	var d digest
-	if len(hash) != 2*len(d) {
-		return d, false
+	var sum [sha256.Size]byte
+	if len(hash) != hex.EncodedLen(len(sum)) {
+		return digest{}, false
 	}
-	_, err := hex.Decode(d[:], []byte(hash))
-	return d, err == nil
+	if _, err := hex.Decode(sum[:], []byte(hash)); err != nil {
+		return digest{}, false
+	}
+	return digest(sum[:len(digest{})]), true
 }
 
 // shardCount spreads the cache over independently locked shards so that
@@ -105,6 +118,9 @@ func (c *cache) put(d *digest, e entry, gen uint64) {
 		return
 	}
 	if len(s.ring) < c.perShard {
+		if len(s.ring) == cap(s.ring) {
+			s.grow(c.perShard)
+		}
 		s.ring = append(s.ring, *d)
 	} else {
 		delete(s.m, s.ring[s.next])
@@ -112,6 +128,15 @@ func (c *cache) put(d *digest, e entry, gen uint64) {
 		s.next = (s.next + 1) % len(s.ring)
 	}
 	s.m[*d] = e
+}
+
+// grow makes room in the ring for more digests, never beyond limit: plain
+// append would round a shard's ring up past its share of the bound.
+func (s *shard) grow(limit int) {
+	n := min(limit, max(16, cap(s.ring)+cap(s.ring)/4))
+	ring := make([]digest, len(s.ring), n)
+	copy(ring, s.ring)
+	s.ring = ring
 }
 
 // remove drops d and makes lookups in flight for its shard not cache.

@@ -2,9 +2,10 @@ package verify
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/keys"
 )
 
 func randomDigest() digest {
@@ -69,12 +70,18 @@ func TestCacheDropsRacingLoads(t *testing.T) {
 }
 
 func TestParseDigest(t *testing.T) {
-	d := randomDigest()
-	got, ok := parseDigest(hex.EncodeToString(d[:]))
-	if !ok || got != d {
-		t.Fatal("hex digest did not round-trip")
+	raw, err := keys.Generate("kw", "live")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"", "zz", hex.EncodeToString(d[:])[:63] + "g"} {
+	// A change the store reports by the key's hex hash must drop the entry
+	// the key was cached under.
+	h := keys.Hash(raw)
+	got, ok := parseDigest(h)
+	if !ok || got != digestOf(raw) {
+		t.Fatal("the store's hash of a key does not decode to the key's digest")
+	}
+	for _, bad := range []string{"", "zz", h[:32], h[:63] + "g", h + "00"} {
 		if _, ok := parseDigest(bad); ok {
 			t.Fatalf("parseDigest(%q) succeeded", bad)
 		}

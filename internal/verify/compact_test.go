@@ -117,7 +117,8 @@ func TestCachedKeySize(t *testing.T) {
 	for i := range n {
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], uint64(i))
-		d := digest(sha256.Sum256(b[:]))
+		sum := sha256.Sum256(b[:])
+		d := digest(sum[:len(digest{})])
 		c.put(&d, entry{key: v.newVerified(key(i)), until: 1}, 0)
 	}
 	runtime.GC()
