@@ -36,7 +36,7 @@ type apiActorJSON struct {
 // times or dates) or from and to (inclusive UTC days, as on the dashboard),
 // with cursor pagination.
 func (s *Server) handleAPIAuditLog(c echo.Context) error {
-	f := store.AuditFilter{TeamID: apiKey(c).Key.TeamID, Actor: c.QueryParam("actor"), TargetID: c.QueryParam("target")}
+	f := store.AuditFilter{TeamID: apiKey(c).TeamID(), Actor: c.QueryParam("actor"), TargetID: c.QueryParam("target")}
 	limit, err := queryLimit(c, 50, 200)
 	if err != nil {
 		return err

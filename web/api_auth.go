@@ -121,12 +121,12 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			var k *verify.Verified
 			k, err = s.verifier.Check(c.Request().Context(), raw)
 			if err == nil {
-				s.recorder.Record(k.Key.ID, ip, now)
+				s.recorder.Record(k.ID(), ip, now)
 				c.Set(apiKeyContextKey, k)
 				return next(c)
 			}
 			if k != nil {
-				s.recorder.RecordRefused(k.Key.ID, ip, now)
+				s.recorder.RecordRefused(k.ID(), ip, now)
 			}
 			if model.ErrorCode(err) == model.EUNAUTHORIZED {
 				err = errInvalidKey

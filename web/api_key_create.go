@@ -37,7 +37,7 @@ func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 		b.Environment = model.EnvLive
 	}
 	now := s.now().UTC()
-	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).Key.TeamID, KeyInput{
+	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
 		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
 		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt,
 	}, now)

@@ -14,7 +14,7 @@ import (
 // sort) and cursor pagination (limit, cursor → next_cursor).
 func (s *Server) handleAPIKeyList(c echo.Context) error {
 	now := s.now().UTC()
-	f := model.KeyFilter{TeamID: apiKey(c).Key.TeamID, Now: now, After: c.QueryParam("cursor")}
+	f := model.KeyFilter{TeamID: apiKey(c).TeamID(), Now: now, After: c.QueryParam("cursor")}
 	var err error
 	if f.Limit, err = queryLimit(c, 50, 200); err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 // for good (409 if it is revoked already) and answers it. Calls with it are
 // refused from the next request on, on every instance.
 func (s *Server) handleAPIKeyRevoke(c echo.Context) error {
-	k, err := s.store.RevokeKey(c.Request().Context(), apiKey(c).Key.TeamID, c.Param("id"), keyActor(c))
+	k, err := s.store.RevokeKey(c.Request().Context(), apiKey(c).TeamID(), c.Param("id"), keyActor(c))
 	if err != nil {
 		return err
 	}

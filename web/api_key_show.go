@@ -9,7 +9,7 @@ import (
 // handleAPIKeyShow serves GET /v1/api-keys/{id}: one of the team's keys.
 // Another team's key id answers 404.
 func (s *Server) handleAPIKeyShow(c echo.Context) error {
-	k, err := s.store.FindKeyByID(c.Request().Context(), apiKey(c).Key.TeamID, c.Param("id"))
+	k, err := s.store.FindKeyByID(c.Request().Context(), apiKey(c).TeamID(), c.Param("id"))
 	if err != nil {
 		return err
 	}

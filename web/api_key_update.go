@@ -63,7 +63,7 @@ func (s *Server) handleAPIKeyUpdate(c echo.Context) error {
 			return err
 		}
 	}
-	k, err := s.store.UpdateKey(c.Request().Context(), apiKey(c).Key.TeamID, c.Param("id"), u, act)
+	k, err := s.store.UpdateKey(c.Request().Context(), apiKey(c).TeamID(), c.Param("id"), u, act)
 	if err != nil {
 		return err
 	}

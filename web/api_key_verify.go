@@ -58,15 +58,15 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	}
 	caller := apiKey(c)
 	k, err := s.verifier.Check(c.Request().Context(), strings.TrimSpace(b.Key))
-	if k != nil && k.Key.TeamID != caller.Key.TeamID {
+	if k != nil && k.TeamID() != caller.TeamID() {
 		k, err = nil, errInvalidKey
 	}
 	switch {
 	case err == nil:
-		s.recorder.Record(k.Key.ID, ip, now)
+		s.recorder.Record(k.ID(), ip, now)
 	case model.ErrorCode(err) == model.EUNAUTHORIZED:
 		if k != nil {
-			s.recorder.RecordRefused(k.Key.ID, ip, now)
+			s.recorder.RecordRefused(k.ID(), ip, now)
 		}
 		s.api.verifyFailures.failed(ip, now)
 		return c.JSON(http.StatusOK, apiVerifyJSON{Code: verifyInvalid})
@@ -76,6 +76,6 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	if res != "" && !k.Allows(res, model.Access(acc)) {
 		return c.JSON(http.StatusOK, apiVerifyJSON{Code: verifyInsufficientScope})
 	}
-	return c.JSON(http.StatusOK, apiVerifyJSON{Valid: true, KeyID: k.Key.PublicID, TeamID: k.Key.TeamID,
-		Environment: k.Key.Environment, Scopes: k.Scopes})
+	return c.JSON(http.StatusOK, apiVerifyJSON{Valid: true, KeyID: k.PublicID(), TeamID: k.TeamID(),
+		Environment: k.Environment(), Scopes: k.Scopes()})
 }

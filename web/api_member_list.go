@@ -19,7 +19,7 @@ type apiMemberJSON struct {
 // handleAPIMemberList serves GET /v1/members: the team's members and their
 // roles, by e-mail.
 func (s *Server) handleAPIMemberList(c echo.Context) error {
-	ms, err := s.store.FindMembers(c.Request().Context(), apiKey(c).Key.TeamID)
+	ms, err := s.store.FindMembers(c.Request().Context(), apiKey(c).TeamID())
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ type whoamiJSON struct {
 func (s *Server) handleWhoami(c echo.Context) error {
 	k := apiKey(c)
 	return c.JSON(http.StatusOK, whoamiJSON{
-		ID: k.Key.PublicID, Name: k.Key.Name, TeamID: k.Key.TeamID, Environment: k.Key.Environment,
-		Hint: k.Key.Hint, Permission: string(k.Permission.Set), Scopes: k.Scopes, ExpiresAt: utc(k.Key.ExpiresAt),
+		ID: k.PublicID(), Name: k.Name(), TeamID: k.TeamID(), Environment: k.Environment(),
+		Hint: k.Hint(), Permission: string(k.Permission().Set), Scopes: k.Scopes(), ExpiresAt: k.ExpiresAt(),
 	})
 }

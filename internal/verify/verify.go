@@ -51,52 +51,111 @@ type Verifier struct {
 
 // Verified is a key found by Check, with its permission parsed once. It is
 // shared by every request that presents the key while it is cached, so it
-// must not be modified; keys with the same permission share its scope map.
+// is immutable. It keeps what checks and answers need, laid out small since
+// the cache holds up to DefaultMaxEntries of them: not the hash, the creator
+// and revoker, nor the last-used fields, which change on their own schedule.
+// APIKey fills a model.APIKey from it.
 type Verified struct {
-	Key        Key
-	Permission model.Permission
-	// Scopes is Permission.ScopeStrings(), computed once.
-	Scopes []string
+	id, teamID int64
+	// expSec/expNsec and revSec/revNsec are expires_at and revoked_at as
+	// Unix seconds and nanoseconds, nsec -1 for none: a *time.Time would be
+	// a 24-byte allocation of its own, and Unix nanoseconds alone end in 2262.
+	expSec, revSec   int64
+	expNsec, revNsec int32
+	grant            *grant
+	// text is PublicID, Name, Hint and Environment in one allocation.
+	text                  string
+	nameAt, hintAt, envAt uint32
 }
 
-// Key is what the cache keeps of a key: what checks and answers need. It
-// lacks the hash, the permission columns (see Verified.Permission), the
-// creator and revoker, and the last-used fields, which change on their own
-// schedule; Verified.APIKey fills a model.APIKey from it.
-type Key struct {
-	ID          int64
-	TeamID      int64
-	PublicID    string
-	Name        string
-	Environment string
-	Hint        string
-	ExpiresAt   *time.Time
-	RevokedAt   *time.Time
+// grant is a parsed permission and its scope strings, shared by every key
+// with the same permission (see permTable).
+type grant struct {
+	p model.Permission
+	// scopes is p.ScopeStrings(), computed once.
+	scopes []string
+}
+
+// ID is the key's database id.
+func (k *Verified) ID() int64 { return k.id }
+
+// TeamID is the team the key belongs to.
+func (k *Verified) TeamID() int64 { return k.teamID }
+
+// PublicID is the key's public identifier.
+func (k *Verified) PublicID() string { return k.text[:k.nameAt] }
+
+// Name is the key's name.
+func (k *Verified) Name() string { return k.text[k.nameAt:k.hintAt] }
+
+// Hint is the key's hint (prefix, environment and a few characters).
+func (k *Verified) Hint() string { return k.text[k.hintAt:k.envAt] }
+
+// Environment is model.EnvLive or model.EnvTest.
+func (k *Verified) Environment() string { return k.text[k.envAt:] }
+
+// ExpiresAt is when the key expires (in UTC), or nil if it never does. Each
+// call returns a new time.Time.
+func (k *Verified) ExpiresAt() *time.Time { return timeOf(k.expSec, k.expNsec) }
+
+// RevokedAt is when the key was revoked (in UTC), or nil if it was not.
+// Each call returns a new time.Time.
+func (k *Verified) RevokedAt() *time.Time { return timeOf(k.revSec, k.revNsec) }
+
+// Permission is the key's parsed permission. Its scope map is shared: do not
+// modify it.
+func (k *Verified) Permission() model.Permission { return k.grant.p }
+
+// Scopes is Permission().ScopeStrings(), computed once and shared: do not
+// modify it.
+func (k *Verified) Scopes() []string { return k.grant.scopes }
+
+// unixOf splits t for Verified, nsec -1 for nil.
+func unixOf(t *time.Time) (sec int64, nsec int32) {
+	if t == nil {
+		return 0, -1
+	}
+	return t.Unix(), int32(t.Nanosecond())
+}
+
+func timeOf(sec int64, nsec int32) *time.Time {
+	if nsec < 0 {
+		return nil
+	}
+	t := time.Unix(sec, int64(nsec)).UTC()
+	return &t
 }
 
 // APIKey returns the key as a model.APIKey holding what the Verified keeps
 // (for an audit actor, say).
 func (k *Verified) APIKey() model.APIKey {
 	scopes := []string{}
-	if k.Permission.Set == model.PermRestricted {
-		scopes = slices.Clone(k.Scopes)
+	if k.grant.p.Set == model.PermRestricted {
+		scopes = slices.Clone(k.grant.scopes)
 	}
 	return model.APIKey{
-		ID: k.Key.ID, TeamID: k.Key.TeamID, PublicID: k.Key.PublicID, Name: k.Key.Name,
-		Environment: k.Key.Environment, Hint: k.Key.Hint, PermissionSet: k.Permission.Set, Scopes: scopes,
-		ExpiresAt: k.Key.ExpiresAt, RevokedAt: k.Key.RevokedAt,
+		ID: k.id, TeamID: k.teamID, PublicID: k.PublicID(), Name: k.Name(),
+		Environment: k.Environment(), Hint: k.Hint(), PermissionSet: k.grant.p.Set, Scopes: scopes,
+		ExpiresAt: k.ExpiresAt(), RevokedAt: k.RevokedAt(),
 	}
 }
 
 // Allows reports whether the key grants need on resource.
 func (k *Verified) Allows(resource string, need model.Access) bool {
-	return k.Permission.Allows(resource, need)
+	return k.grant.p.Allows(resource, need)
 }
 
 // usable reports whether the key is neither revoked nor expired at now
 // (expired when expires_at ≤ now, as model.APIKey.Status has it).
 func (k *Verified) usable(now time.Time) bool {
-	return k.Key.RevokedAt == nil && (k.Key.ExpiresAt == nil || k.Key.ExpiresAt.After(now))
+	if k.revNsec >= 0 {
+		return false
+	}
+	if k.expNsec < 0 {
+		return true
+	}
+	sec := now.Unix()
+	return k.expSec > sec || (k.expSec == sec && int(k.expNsec) > now.Nanosecond())
 }
 
 // New returns a verifier over st and registers it with st.OnKeyChange, so
@@ -184,21 +243,19 @@ func (v *Verifier) load(ctx context.Context, raw string) (*Verified, error) {
 }
 
 func (v *Verifier) newVerified(k model.APIKey) *Verified {
-	// Environment and permission set are one of a few values: share them
-	// rather than keep a copy per key.
-	switch k.Environment {
-	case model.EnvLive:
-		k.Environment = model.EnvLive
-	case model.EnvTest:
-		k.Environment = model.EnvTest
+	// One allocation for the four strings. Each is at most 1 GB (the
+	// database's limit for a text value), so the offsets fit in uint32.
+	text := k.PublicID + k.Name + k.Hint + k.Environment
+	nameAt := len(k.PublicID)
+	hintAt := nameAt + len(k.Name)
+	envAt := hintAt + len(k.Hint)
+	vk := &Verified{
+		id: k.ID, teamID: k.TeamID, grant: v.perms.get(k.PermissionSet, k.Scopes),
+		text: text, nameAt: uint32(nameAt), hintAt: uint32(hintAt), envAt: uint32(envAt),
 	}
-	p, scopes := v.perms.get(k.PermissionSet, k.Scopes)
-	return &Verified{
-		Key: Key{ID: k.ID, TeamID: k.TeamID, PublicID: k.PublicID, Name: k.Name, Environment: k.Environment,
-			Hint: k.Hint, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt},
-		Permission: p,
-		Scopes:     scopes,
-	}
+	vk.expSec, vk.expNsec = unixOf(k.ExpiresAt)
+	vk.revSec, vk.revNsec = unixOf(k.RevokedAt)
+	return vk
 }
 
 // maxSharedPerms bounds the table of shared permissions; keys with a
@@ -210,20 +267,15 @@ const maxSharedPerms = 1024
 // permission's scope map is otherwise the largest part of a cached key.
 type permTable struct {
 	mu sync.Mutex
-	m  map[string]sharedPerm
+	m  map[string]*grant
 }
 
-type sharedPerm struct {
-	p      model.Permission
-	scopes []string
-}
-
-func (t *permTable) get(set model.PermissionSet, stored []string) (model.Permission, []string) {
+func (t *permTable) get(set model.PermissionSet, stored []string) *grant {
 	id := string(set) + "\x00" + strings.Join(stored, "\x00")
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if sp, ok := t.m[id]; ok {
-		return sp.p, sp.scopes
+	if g, ok := t.m[id]; ok {
+		return g
 	}
 	p := model.PermissionFromStored(set, stored)
 	switch p.Set {
@@ -234,14 +286,14 @@ func (t *permTable) get(set model.PermissionSet, stored []string) (model.Permiss
 	case model.PermRestricted:
 		p.Set = model.PermRestricted
 	}
-	sp := sharedPerm{p: p, scopes: p.ScopeStrings()}
+	g := &grant{p: p, scopes: p.ScopeStrings()}
 	if t.m == nil {
-		t.m = make(map[string]sharedPerm)
+		t.m = make(map[string]*grant)
 	}
 	if len(t.m) < maxSharedPerms {
-		t.m[id] = sp
+		t.m[id] = g
 	}
-	return sp.p, sp.scopes
+	return g
 }
 
 // Invalidate drops the key with that hash (hex SHA-256, as the store

@@ -107,9 +107,9 @@ func TestCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Key.PublicID != k.PublicID || got.Key.TeamID != f.team.ID ||
+		if got.PublicID() != k.PublicID || got.TeamID() != f.team.ID ||
 			!got.Allows("invoices", model.AccessRead) || got.Allows("invoices", model.AccessWrite) ||
-			!got.Allows("members", model.AccessRead) || len(got.Scopes) != 2 {
+			!got.Allows("members", model.AccessRead) || len(got.Scopes()) != 2 {
 			t.Fatalf("verified %+v", got)
 		}
 		if again, err := v.Check(ctx, raw); err != nil || again != got || v.Cached() != 1 {
@@ -152,7 +152,7 @@ func TestExpiryAndRevocationOnEveryHit(t *testing.T) {
 		}
 		f.clock.Add(time.Nanosecond) // now == expires_at: expired
 		got, err := v.Check(ctx, raw)
-		if !errors.Is(err, verify.ErrInvalid) || got == nil || got.Key.ID != k.ID {
+		if !errors.Is(err, verify.ErrInvalid) || got == nil || got.ID() != k.ID {
 			t.Fatalf("at expires_at: %v %v; want the key and ErrInvalid", got, err)
 		}
 
