@@ -62,7 +62,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
 
 	e.GET("/openapi.json", s.handleOpenAPI)
-	e.GET("/docs", s.handleDocs)
+	e.GET("/docs", s.handleDocs, s.optionalUser)
 }
 
 // readRoute registers a read-only route for GET and HEAD (DESIGN.md: both

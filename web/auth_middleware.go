@@ -34,6 +34,24 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// optionalUser is requireUser for public pages (GET /docs): a signed-in
+// visitor's principal goes in the context, so the page shows the normal
+// chrome (team, account menu, settings), and the page is then kept out of
+// shared caches; a signed-out visitor passes as they are.
+func (s *Server) optionalUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p, err := s.loadPrincipal(c)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			c.Set(principalKey, p)
+			noStore(c)
+		}
+		return next(c)
+	}
+}
+
 // requireManager is requireUser plus the OWNER or ADMIN role in the current
 // team; anyone else gets the friendly 403 page. Every settings route sits
 // behind it: e.Group("/settings", s.requireManager).
