@@ -426,7 +426,7 @@ func KeyTable(l KeyList) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, ">Name</th><th scope=\"col\">Key</th><th scope=\"col\">Environment</th><th scope=\"col\">Permissions</th><th scope=\"col\">Status</th><th scope=\"col\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, ">Name</th><th scope=\"col\">Key</th><th scope=\"col\"><span aria-hidden=\"true\">Env</span><span class=\"sr-only\">Environment</span></th><th scope=\"col\">Permissions</th><th scope=\"col\">Status</th><th scope=\"col\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
