@@ -3,8 +3,16 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/keyward/keyward/internal/model"
 )
 
 // TestMemberSeesNoKeys adds a MEMBER through Settings → Members (which
@@ -47,4 +55,73 @@ func TestMemberSeesNoKeys(t *testing.T) {
 		}
 	}
 	tb.axe("the 403 page")
+}
+
+// TestMemberRowMenu uses a members row's ⋯ menu: rows stay one line high,
+// the keyboard opens the menu and moves through it, a role change is one
+// item (a plain form post), and Remove… opens its confirmation dialog,
+// which Escape closes, giving focus back to ⋯.
+func TestMemberRowMenu(t *testing.T) {
+	srv, tb, team := ownerTab(t)
+	bo := srv.addMember(t, team.ID, "bo@example.com", model.RoleMember)
+	srv.addMember(t, team.ID, leeEmail, model.RoleAdmin)
+	id := strconv.FormatInt(bo.ID, 10)
+	row := "#member-" + id
+	summary := row + " details.menu > summary"
+
+	tb.open("/settings/members")
+	tb.waitPage("/settings/members")
+	heights := eval[[]float64](tb, `Array.from(document.querySelectorAll("table.members tbody tr")).map((tr) => tr.getBoundingClientRect().height)`)
+	if len(heights) != 3 || slices.Max(heights) > 64 {
+		tb.errorf("member rows are %v px high, want 3 compact rows (at most 64px)", heights)
+	}
+	tb.axe("the members page")
+
+	// The keyboard: Tab to ⋯, Enter opens, the arrows move, Escape closes.
+	tb.tabTo("bo's ⋯ menu", fmt.Sprintf(`el.matches(%q)`, summary), 40)
+	tb.press(kb.Enter)
+	tb.waitJS("the menu to open", fmt.Sprintf(`document.querySelector("%s details.menu[open]")`, row))
+	items := eval[[]string](tb, fmt.Sprintf(`Array.from(document.querySelectorAll("%s details.menu [role=menuitem]")).map((e) => e.innerText.trim())`, row))
+	if want := []string{"Change role to Owner", "Change role to Admin", "Remove…"}; !slices.Equal(items, want) {
+		tb.errorf("bo's menu offers %q, want %q", items, want)
+	}
+	tb.axe("the members page with a row menu open")
+	tb.press(kb.ArrowDown)
+	tb.wantFocus("Change role to Owner", `el.innerText.trim() === "Change role to Owner"`)
+	tb.press(kb.Escape)
+	tb.waitJS("the menu to close", fmt.Sprintf(`!document.querySelector("%s details.menu[open]")`, row))
+	tb.wantFocus("the ⋯ button", fmt.Sprintf(`el.matches(%q)`, summary))
+
+	// A role change is one item: ArrowDown twice, Enter.
+	tb.press(kb.ArrowDown)
+	tb.press(kb.ArrowDown)
+	tb.wantFocus("Change role to Admin", `el.innerText.trim() === "Change role to Admin"`)
+	tb.press(kb.Enter)
+	tb.waitJS("the new role", `document.querySelector("#flash .notice-success") && document.readyState === "complete"`)
+	tb.waitPage("/settings/members")
+	if got := tb.text("#flash .notice-success"); got != "bo@example.com is now Admin." {
+		tb.errorf("after the role change the notice says %q", got)
+	}
+	if got := tb.text(row + " td .badge"); got != "Admin" {
+		tb.errorf("bo's row shows %q, want Admin", got)
+	}
+	m, err := srv.store.FindMembershipByID(context.Background(), team.ID, bo.ID)
+	if err != nil || m.Role != model.RoleAdmin {
+		t.Fatalf("bo's role in the store: %v %v, want ADMIN", m.Role, err)
+	}
+
+	// Remove… opens the confirmation; Escape closes it; focus returns to ⋯.
+	tb.click(summary)
+	tb.click(row + " details.menu a[data-open-dialog]")
+	tb.waitJS("the remove dialog", `document.querySelector("dialog#remove-member-`+id+`[open]")`)
+	tb.settle()
+	if !tb.activeInside("dialog#remove-member-" + id) {
+		tb.errorf("the remove dialog opened, but focus is on %s", tb.activeDescription())
+	}
+	tb.press(kb.Escape)
+	tb.waitJS("the remove dialog to close", `!document.querySelector("dialog#remove-member-`+id+`[open]")`)
+	tb.wantFocus("the ⋯ button after the dialog", fmt.Sprintf(`el.matches(%q)`, summary))
+	if m, err := srv.store.FindMembershipByID(context.Background(), team.ID, bo.ID); err != nil || m.Role != model.RoleAdmin {
+		t.Fatalf("bo after a dismissed removal: %v %v", m.Role, err)
+	}
 }

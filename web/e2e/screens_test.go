@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestScreens(t *testing.T) {
 	tb.screen("setup")
 
 	_, team := srv.setup(t)
-	srv.addMember(t, team.ID, "lee@example.com", model.RoleAdmin)
+	lee := srv.addMember(t, team.ID, leeEmail, model.RoleAdmin)
 	srv.addMember(t, team.ID, "bo@example.com", model.RoleMember)
 	tb.open("/login")
 	tb.waitPage("/login")
@@ -100,6 +101,10 @@ func TestScreens(t *testing.T) {
 	tb.open("/settings/members")
 	tb.waitPage("/settings/members")
 	tb.screen("members")
+	leeRow := "#member-" + strconv.FormatInt(lee.ID, 10)
+	tb.click(leeRow + " details.menu > summary")
+	tb.waitJS("lee's row menu", `document.querySelector("`+leeRow+` details.menu[open]")`)
+	tb.screen("members-menu")
 	if status := tb.open("/settings/audit-log"); status == http.StatusOK {
 		tb.waitPage("/settings/audit-log")
 		tb.screen("audit-log")

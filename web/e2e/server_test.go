@@ -155,12 +155,13 @@ func (s *server) setup(t *testing.T) (model.User, model.Team) {
 }
 
 // addMember creates a user with the fixture password in the team.
-func (s *server) addMember(t *testing.T, teamID int64, email string, role model.Role) {
+func (s *server) addMember(t *testing.T, teamID int64, email string, role model.Role) model.Membership {
 	t.Helper()
-	_, err := s.store.AddNewMember(context.Background(), teamID, email, hash(t, password), role, model.Actor{Label: ownerEmail})
+	m, err := s.store.AddNewMember(context.Background(), teamID, email, hash(t, password), role, model.Actor{Label: ownerEmail})
 	if err != nil {
 		t.Fatalf("add member %s: %v", email, err)
 	}
+	return m
 }
 
 func hash(t *testing.T, pw string) string {
@@ -183,6 +184,8 @@ type keySpec struct {
 	UsedAgo    time.Duration // last used this long ago; 0: never
 	Requests   int64
 	Revoked    bool
+	// By creates (and revokes) the key; the zero Actor is the owner.
+	By model.Actor
 }
 
 // createKey creates a fixture key in the store and returns it with its raw value.
@@ -194,6 +197,9 @@ func (s *server) createKey(t *testing.T, teamID int64, ks keySpec) (model.APIKey
 	}
 	if ks.Permission == "" {
 		ks.Permission = model.PermReadAll
+	}
+	if ks.By.Label == "" {
+		ks.By = model.Actor{Label: ownerEmail}
 	}
 	var k model.APIKey
 	var raw string
@@ -211,7 +217,7 @@ func (s *server) createKey(t *testing.T, teamID int64, ks keySpec) (model.APIKey
 			exp := time.Now().Add(ks.ExpiresIn).UTC()
 			k.ExpiresAt = &exp
 		}
-		if err := s.store.CreateKey(ctx, &k, model.Actor{Label: ownerEmail}); err != nil {
+		if err := s.store.CreateKey(ctx, &k, ks.By); err != nil {
 			t.Fatalf("create key %q: %v", ks.Name, err)
 		}
 	})
@@ -227,7 +233,7 @@ func (s *server) createKey(t *testing.T, teamID int64, ks keySpec) (model.APIKey
 	}
 	if ks.Revoked {
 		var err error
-		if k, err = s.store.RevokeKey(ctx, teamID, k.PublicID, model.Actor{Label: ownerEmail}); err != nil {
+		if k, err = s.store.RevokeKey(ctx, teamID, k.PublicID, ks.By); err != nil {
 			t.Fatalf("revoke %q: %v", ks.Name, err)
 		}
 	}

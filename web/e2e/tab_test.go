@@ -413,7 +413,7 @@ func (tb *tab) press(keys string) {
 // text returns the visible text of the first element matching sel.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	return eval[string](tb, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.innerText.trim() : "<none: %s>"; })()`, sel, sel))
+	return eval[string](tb, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.innerText.trim() : %q; })()`, sel, "<none: "+sel+">"))
 }
 
 // count returns the number of elements matching sel.

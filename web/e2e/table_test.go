@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/keyward/keyward/internal/model"
 )
 
@@ -108,4 +110,76 @@ func (tb *tab) wantView(what, search string, rows int, count string) {
 func (tb *tab) rowNames() []string {
 	tb.t.Helper()
 	return eval[[]string](tb, `Array.from(document.querySelectorAll("#key-table table.keys tbody tr > th")).map((th) => th.innerText.trim())`)
+}
+
+// TestKeyTableLayout checks the key table's layout at both ends: at
+// 1280px the table fits and typical names stay on one line; on a phone the
+// table scrolls inside its box while every row's ⋯ menu stays at the right
+// edge, reachable (and working) without scrolling sideways.
+func TestKeyTableLayout(t *testing.T) {
+	srv, tb, team := ownerTab(t)
+	day := 24 * time.Hour
+	// The screens' team: every column as wide as it gets.
+	specs := []keySpec{
+		{Name: "Billing sync", Permission: model.PermRestricted, Scopes: []string{"invoices:write", "customers:read"},
+			Age: 12 * day, UsedAgo: 3 * time.Minute, Requests: 1840, ExpiresIn: 80 * day},
+		{Name: "Reporting export", Age: 40 * day, UsedAgo: 2 * time.Hour, Requests: 96, ExpiresIn: 5 * day},
+		{Name: "Deploy bot (CI)", Env: model.EnvTest, Permission: model.PermWriteAll, Age: 3 * day, ExpiresIn: 60 * day},
+		{Name: "Mobile app backend", Permission: model.PermRestricted, Scopes: []string{"customers:write", "invoices:read", "api_keys:read"},
+			Age: 70 * day, UsedAgo: time.Minute, Requests: 12000},
+		{Name: "Analytics warehouse", Age: 200 * day, UsedAgo: 30 * day, ExpiresIn: -2 * day},
+		{Name: "Zapier webhook", Age: 90 * day, UsedAgo: 20 * day, Revoked: true},
+	}
+	var names []string
+	var first model.APIKey
+	for i, ks := range specs {
+		k, _ := srv.createKey(t, team.ID, ks)
+		if i == 0 {
+			first = k
+		}
+		names = append(names, ks.Name)
+	}
+	tb.open("/settings/api-keys")
+	tb.waitPage("/settings/api-keys")
+	tb.waitJS("the table to fit", `document.querySelector("#key-table .table-wrap[data-fits]")`)
+	wrapped := eval[[]string](tb, `Array.from(document.querySelectorAll("#key-table tbody th a")).filter((a) => a.getClientRects().length > 1).map((a) => a.innerText)`)
+	if len(wrapped) > 0 {
+		tb.errorf("at 1280px these names wrap: %q", wrapped)
+	}
+
+	tb.view(phoneLight)
+	tb.waitJS("the table to scroll", `document.querySelector("#key-table .table-wrap:not([data-fits])")`)
+	tb.wantNoSidewaysScroll("the key list")
+	type reach struct {
+		Rows, Reachable int
+		Problem         string
+	}
+	check := `(() => {
+	  const rows = document.querySelectorAll("#key-table tbody tr");
+	  let ok = 0, problem = "";
+	  for (const tr of rows) {
+	    const s = tr.querySelector("details.menu > summary");
+	    // Bring the row into view vertically only: the table keeps its sideways scroll.
+	    window.scrollBy(0, s.getBoundingClientRect().top - window.innerHeight / 2);
+	    const r = s.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+	    const hit = document.elementFromPoint(x, y);
+	    if (r.left >= 0 && r.right <= document.documentElement.clientWidth && hit && s.contains(hit)) ok++;
+	    else problem = tr.id + ": ⋯ at " + Math.round(r.left) + "–" + Math.round(r.right) + ", under " + (hit ? hit.tagName : "nothing");
+	  }
+	  return {Rows: rows.length, Reachable: ok, Problem: problem};
+	})()`
+	for _, scroll := range []string{"0", "wrap.scrollWidth"} {
+		eval[bool](tb, `(() => { const wrap = document.querySelector("#key-table .table-wrap"); wrap.scrollLeft = `+scroll+`; return true; })()`)
+		if r := eval[reach](tb, check); r.Rows != len(names) || r.Reachable != r.Rows {
+			tb.errorf("on a phone (table scrolled to %s), %d of %d rows' ⋯ menus are in view and uncovered; %s", scroll, r.Reachable, r.Rows, r.Problem)
+		}
+	}
+	eval[bool](tb, `(document.querySelector("#key-table .table-wrap").scrollLeft = 0, true)`)
+	tb.openRowMenu(first.PublicID)
+	tb.click("#key-" + first.PublicID + ` details.menu button[hx-get$="/revoke"]`)
+	tb.waitJS("the revoke dialog", `document.querySelector("dialog#confirm-dialog[open]")`)
+	tb.press(kb.Escape)
+	tb.waitJS("the revoke dialog to close", `!document.querySelector("dialog#confirm-dialog")`)
+	tb.axe("the key list on a phone")
+	tb.view(desktopLight)
 }
