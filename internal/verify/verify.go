@@ -115,7 +115,8 @@ func unixOf(t *time.Time) (sec int64, nsec int32) {
 	if t == nil {
 		return 0, -1
 	}
-	return t.Unix(), int32(t.Nanosecond())
+	return t.Unix(), int32(t.Nanosecond()) // #nosec G115 -- Nanosecond is in [0, 1e9), within int32
+
 }
 
 func timeOf(sec int64, nsec int32) *time.Time {
@@ -243,15 +244,17 @@ func (v *Verifier) load(ctx context.Context, raw string) (*Verified, error) {
 }
 
 func (v *Verifier) newVerified(k model.APIKey) *Verified {
-	// One allocation for the four strings. Each is at most 1 GB (the
-	// database's limit for a text value), so the offsets fit in uint32.
+	// One allocation for the four strings. The public id, hint and
+	// environment are short strings keyward generates, and the name is at
+	// most 1 GB (the database's limit for a text value), so every offset is
+	// below 2^31 and fits in uint32.
 	text := k.PublicID + k.Name + k.Hint + k.Environment
 	nameAt := len(k.PublicID)
 	hintAt := nameAt + len(k.Name)
 	envAt := hintAt + len(k.Hint)
 	vk := &Verified{
 		id: k.ID, teamID: k.TeamID, grant: v.perms.get(k.PermissionSet, k.Scopes),
-		text: text, nameAt: uint32(nameAt), hintAt: uint32(hintAt), envAt: uint32(envAt),
+		text: text, nameAt: uint32(nameAt), hintAt: uint32(hintAt), envAt: uint32(envAt), // #nosec G115 -- offsets < 2^31, see above
 	}
 	vk.expSec, vk.expNsec = unixOf(k.ExpiresAt)
 	vk.revSec, vk.revNsec = unixOf(k.RevokedAt)
