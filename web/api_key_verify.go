@@ -48,12 +48,12 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	var res, acc string
+	var res string
+	var acc model.Access
 	if b.Scope != "" {
-		var ok bool
-		res, acc, ok = strings.Cut(b.Scope, ":")
-		if !ok || res == "" || (model.Access(acc) != model.AccessRead && model.Access(acc) != model.AccessWrite) {
-			return model.Errorf(model.EINVALID, "scope must look like resource:read or resource:write.")
+		var err error
+		if res, acc, err = model.ParseScope(s.catalog, b.Scope); err != nil {
+			return err
 		}
 	}
 	caller := apiKey(c)
@@ -73,7 +73,7 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	default:
 		return err
 	}
-	if res != "" && !k.Allows(res, model.Access(acc)) {
+	if res != "" && !k.Allows(res, acc) {
 		return c.JSON(http.StatusOK, apiVerifyJSON{Code: verifyInsufficientScope})
 	}
 	return c.JSON(http.StatusOK, apiVerifyJSON{Valid: true, KeyID: k.PublicID(), TeamID: k.TeamID(),

@@ -396,6 +396,8 @@ func TestAPIVerifyEndpoint(t *testing.T) {
 		}
 	}
 	app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"key":"x","scope":"invoices"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
+	// Scopes are checked against the resource catalog, like everywhere else.
+	app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"key":"x","scope":"nosuch:read"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
 	app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"token":"x"}`).wantError(t, http.StatusBadRequest, "bad_request")
 
 	// INVALID verdicts are limited per IP: the five above and these spend the burst.

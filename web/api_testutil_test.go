@@ -109,6 +109,8 @@ func newAPIApp(t testing.TB, opts ...apiAppOption) *apiApp {
 		DatabaseURL: set.dsn, DataDir: t.TempDir(), Addr: "127.0.0.1:0",
 		SessionSecret: []byte("test-session-secret-0123456789abcdef"), KeyPrefix: "kw",
 		LastUsedFlush: 10 * time.Second, CacheTTL: set.cacheTTL, LogFormat: "text",
+		// An operator's own resources, as KEYWARD_SCOPES_FILE would list them.
+		Resources: []model.Resource{{Name: "invoices", Label: "Invoices"}, {Name: "customers", Label: "Customers"}},
 	}
 	if set.editCfg != nil {
 		set.editCfg(cfg)
