@@ -213,16 +213,6 @@ func (v *Verifier) Check(ctx context.Context, raw string) (*Verified, error) {
 	return k, k.verdict(now)
 }
 
-// Verify is Check for callers that want the key itself: it returns the key
-// (also when it is expired or revoked, see Check) and the same errors.
-func (v *Verifier) Verify(ctx context.Context, raw string) (model.APIKey, error) {
-	k, err := v.Check(ctx, raw)
-	if k == nil {
-		return model.APIKey{}, err
-	}
-	return k.APIKey(), err
-}
-
 func (k *Verified) verdict(now time.Time) error {
 	if k.usable(now) {
 		return nil
