@@ -5,7 +5,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/views"
 	"github.com/keyward/keyward/web/openapi"
 )
@@ -36,13 +35,6 @@ type apiState struct {
 //	GET    /openapi.json               handleOpenAPI
 //	GET    /docs                       handleDocs
 func (s *Server) apiRoutes(e *echo.Echo) {
-	if s.verifier == nil {
-		s.verifier = verify.New(s.store, verify.Options{TTL: s.cfg.CacheTTL, Now: s.now})
-	}
-	if s.recorder == nil {
-		s.recorder = verify.NewRecorder(s.store, s.log)
-	}
-	s.OnClose(s.recorder.Close)
 	s.api = &apiState{
 		keyFailures:    newFailLimiter(keyFailEvery, keyFailBurst),
 		verifyFailures: newFailLimiter(verifyFailEvery, verifyFailBurst),

@@ -80,6 +80,16 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		}
 		s.catalog = c
 	}
+	// Without a verify path of the caller's (tests, embedding), the server
+	// makes its own: a cache with the configured TTL and a recorder that
+	// flushes when the server closes.
+	if s.verifier == nil {
+		s.verifier = verify.New(st, verify.Options{TTL: cfg.CacheTTL, Now: s.now})
+	}
+	if s.recorder == nil {
+		s.recorder = verify.NewRecorder(st, s.log)
+	}
+	s.OnClose(s.recorder.Close)
 	s.metrics = newMetrics()
 	acc, err := s.newAccounts()
 	if err != nil {
