@@ -103,7 +103,9 @@ func (tb *tab) wantView(what, search string, rows int, count string) {
 	if count != "" {
 		cond += fmt.Sprintf(` && (document.querySelector("#key-table nav.pager .count") || {}).innerText === %q`, count)
 	}
-	tb.waitJS(what, cond+` && !document.querySelector(".htmx-request")`)
+	// Also wait for htmx to finish swapping and settling: a click on the
+	// pager during the settle can land on the element being replaced.
+	tb.waitJS(what, cond+` && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")`)
 }
 
 // rowNames returns the names in the key table, top to bottom.
