@@ -35,6 +35,7 @@ lint: ## fail on gofmt differences (generated *_templ.go aside), then go vet
 	@unformatted="$$(gofmt -l . | grep -v '_templ\.go$$' || true)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags e2e ./web/e2e/...
 
 bench: ## measure the performance targets of DESIGN.md
 	$(TESTENV) go run ./cmd/bench
