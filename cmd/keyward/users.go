@@ -52,7 +52,7 @@ func runUsers(ctx context.Context, e *env, args []string) error {
 		if password, err = readPassword(e.stdin); err != nil {
 			return fmt.Errorf("users create: --password-stdin: %w", err)
 		}
-		if err := auth.ValidatePassword(password); err != nil {
+		if err := auth.ValidatePassword(password, auth.PasswordContext{Email: email, Teams: []string{teamArg}}); err != nil {
 			return fmt.Errorf("users create: %s", model.ErrorMessage(err))
 		}
 	}
