@@ -17,8 +17,11 @@ const passwordChangedMessage = "Password changed. Other sessions were signed out
 // handleAccountPasswordForm serves GET /account/password.
 func (s *Server) handleAccountPasswordForm(c echo.Context) error {
 	p := currentPrincipal(c)
-	return render(c, http.StatusOK, views.AccountPasswordPage(s.chrome(c, ""),
-		views.AccountPasswordForm{Email: p.User.Email}))
+	f := views.AccountPasswordForm{Email: p.User.Email}
+	if p.User.MustChangePassword {
+		f.Notice = &views.Flash{Kind: "warn", Message: "Your password was chosen for you. Choose your own to continue: type the one you were given as the current password."}
+	}
+	return render(c, http.StatusOK, views.AccountPasswordPage(s.chrome(c, ""), f))
 }
 
 // handleAccountPassword serves POST /account/password: it checks the current
