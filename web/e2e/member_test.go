@@ -146,6 +146,8 @@ func TestMemberRowMenu(t *testing.T) {
 // no longer works. The sign-in page links to "Forgot your password?".
 func TestPasswordResetFromMembers(t *testing.T) {
 	srv, tb, team := ownerTab(t)
+	tb.expectConsole("status of 422") // the refused short password
+	tb.expectConsole("status of 404") // the used link
 	lee := srv.addMember(t, team.ID, leeEmail, model.RoleAdmin)
 	row := "#member-" + strconv.FormatInt(lee.ID, 10)
 
@@ -171,7 +173,7 @@ func TestPasswordResetFromMembers(t *testing.T) {
 	tb.typeInto("#confirm_password", "short")
 	tb.click(`main form button[type=submit]`)
 	tb.waitJS("the policy message", `document.querySelector("#password-error")`)
-	pw := "a passphrase lee likes"
+	pw := "a passphrase she likes"
 	tb.typeInto("#password", pw)
 	tb.typeInto("#confirm_password", pw)
 	tb.click(`main form button[type=submit]`)
