@@ -40,6 +40,10 @@ type Config struct {
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
 	LogFormat             string
+	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
+	// OIDC is single sign-on (internal/config/oidc.go).
+	SSOOnly bool
+	OIDC    OIDC
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -176,6 +180,7 @@ func build(get func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("KEYWARD_SCOPES_FILE: %w", err))
 		}
 	}
+	errs = append(errs, c.buildAccounts(get)...)
 	return c, errors.Join(errs...)
 }
 
