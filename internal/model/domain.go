@@ -56,7 +56,6 @@ type User struct {
 	OIDCSubject string `gorm:"column:oidc_subject" json:"-"`
 }
 
-
 // TableName tells GORM the table of User.
 func (User) TableName() string { return "users" }
 
