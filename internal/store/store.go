@@ -198,7 +198,8 @@ func (t *txn) notifyKeys(hashes []string) error {
 		return nil
 	}
 	for part := range slices.Chunk(hashes, leakChunk) {
-		if err := t.Exec("SELECT pg_notify(?, h) FROM unnest(ARRAY[?]::text[]) AS h", KeyChangeChannel, part).Error; err != nil {
+		// Hashes are hex: joined by commas, they travel as one parameter.
+		if err := t.Exec("SELECT pg_notify(?, h) FROM unnest(string_to_array(?, ',')) AS h", KeyChangeChannel, strings.Join(part, ",")).Error; err != nil {
 			return err
 		}
 	}
