@@ -274,6 +274,10 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyLeaked:
+		return "Found in public"
+	case model.ActionKeyLeakAcked:
+		return "Leak acknowledged"
 	}
 	return action
 }
