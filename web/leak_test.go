@@ -392,3 +392,25 @@ func TestSecretScanningNearMissIsFalsePositive(t *testing.T) {
 		t.Fatalf("a near miss changed the database:\n%s", d)
 	}
 }
+
+// TestSecretScanningBadSignaturesAreLimited: an address that keeps sending
+// payloads that do not verify gets 429 with Retry-After, like failed key
+// checks on the API.
+func TestSecretScanningBadSignaturesAreLimited(t *testing.T) {
+	signer := newScanSigner(t, "k1")
+	app := newAPIApp(t, withScanKeys(t, signer))
+	body := []byte(`[]`)
+	for i := 0; ; i++ {
+		res := app.scan(t, body, signer.id, base64.StdEncoding.EncodeToString([]byte("not a signature")))
+		if res.StatusCode == http.StatusTooManyRequests {
+			if res.Header.Get("Retry-After") == "" || i < keyFailBurst {
+				t.Fatalf("429 after %d failures, Retry-After %q", i, res.Header.Get("Retry-After"))
+			}
+			break
+		}
+		res.wantError(t, http.StatusUnauthorized, "invalid_signature")
+		if i > keyFailBurst+5 {
+			t.Fatalf("still 401 after %d bad signatures", i)
+		}
+	}
+}

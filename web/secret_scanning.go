@@ -69,6 +69,12 @@ const (
 // true_positive for a key keyward holds (any status), false_positive
 // otherwise.
 func (s *Server) handleSecretScanningGitHub(c echo.Context) error {
+	// Bad signatures spend the client IP's tokens of failed key checks,
+	// so the endpoint is no faster a guessing target than the API.
+	ip, now := c.RealIP(), s.now()
+	if d := s.api.keyFailures.wait(ip, now); d > 0 {
+		return limited(c, d)
+	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxScanBody+1))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read.")
@@ -78,7 +84,8 @@ func (s *Server) handleSecretScanningGitHub(c echo.Context) error {
 	}
 	h := c.Request().Header
 	if err := s.scanKeys.Verify(h.Get(headerScanKeyID), h.Get(headerScanSignature), body); err != nil {
-		s.logger(c).Warn("secret-scanning payload refused: signature does not verify", "ip", c.RealIP())
+		s.logger(c).Warn("secret-scanning payload refused: signature does not verify", "ip", ip)
+		s.api.keyFailures.failed(ip, now)
 		return errBadScanSignature
 	}
 	if ct := h.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
