@@ -61,6 +61,8 @@ type Server struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// gw is the gateway (web/gateway.go); nil without KEYWARD_UPSTREAM.
+	gw *gateway
 }
 
 // New builds the server and registers every route.
@@ -102,6 +104,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	s.echo = e
 	s.routes()
+	s.newGateway()
 	if opts.Extra != nil {
 		opts.Extra(e)
 	}
