@@ -163,9 +163,10 @@ func withoutKeyParam(raw string) string {
 }
 
 // setForwarded sets X-Forwarded-For, -Proto and -Host. A client's own
-// values are kept (and the peer appended to X-Forwarded-For) only when the
-// peer is a trusted proxy (KEYWARD_TRUSTED_PROXIES); from anyone else they
-// are replaced.
+// values (and X-Real-IP) are kept, and the peer appended to
+// X-Forwarded-For, only when the peer is a trusted proxy
+// (KEYWARD_TRUSTED_PROXIES); from anyone else they are replaced (X-Real-IP
+// removed).
 func (s *Server) setForwarded(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
 	peer, _, err := net.SplitHostPort(in.RemoteAddr)
@@ -196,6 +197,11 @@ func (s *Server) setForwarded(pr *httputil.ProxyRequest) {
 		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
 			host = v
 		}
+	}
+	if !trusted {
+		// Some servers take X-Real-IP as the client: only a trusted proxy
+		// may say who the client is.
+		h.Del("X-Real-Ip")
 	}
 	h.Set("X-Forwarded-For", xff)
 	h.Set("X-Forwarded-Proto", proto)

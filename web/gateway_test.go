@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,7 +180,10 @@ func TestGatewayRoutes(t *testing.T) {
 		g.gwCall(t, http.MethodGet, p, xAPIKey(raw), nil).wantError(t, http.StatusNotFound, "no_route")
 		g.gwCall(t, http.MethodGet, p, nil, nil).wantError(t, http.StatusNotFound, "no_route")
 	}
-	for _, p := range []string{"/v1/status/../invoices", "/v1/status/..%2Finvoices", "/v1//invoices", "/v1/status%2F..%2Finvoices", "/v1/status/%5C..%5Cinvoices"} {
+	// A public prefix must not open a protected path to an upstream that
+	// resolves dot segments or decodes slashes before routing.
+	for _, p := range []string{"/docs/../v1/invoices", "/docs/..%2Fv1%2Finvoices", "/docs/%2e%2e/v1/invoices", "/docs/..%5Cv1%5Cinvoices",
+		"/v1/status/../invoices", "/v1/status/..%2Finvoices", "/v1//invoices", "/v1/status%2F..%2Finvoices", "/v1/status/%5C..%5Cinvoices"} {
 		res := g.gwCall(t, http.MethodGet, p, nil, nil)
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("GET %s: %d %s, want 400", p, res.StatusCode, res.Body)
@@ -382,4 +386,44 @@ func tamper(raw string) string {
 		return raw[:len(raw)-1] + "y"
 	}
 	return raw[:len(raw)-1] + "x"
+}
+
+// TestGatewayForwardedHeaders: X-Forwarded-* from an untrusted client are
+// replaced (and X-Real-IP dropped); from a trusted proxy they are kept and
+// the proxy appended, and the key's last use is the client's address.
+func TestGatewayForwardedHeaders(t *testing.T) {
+	up := newUpstream(t)
+	claims := http.Header{"X-Forwarded-For": {"203.0.113.7"}, "X-Forwarded-Proto": {"https"},
+		"X-Forwarded-Host": {"api.example.com"}, "X-Real-Ip": {"203.0.113.7"}, "Forwarded": {"for=203.0.113.9"}}
+	for _, trusted := range []bool{false, true} {
+		g := newGatewayApp(t, up, func(c *config.Config) {
+			if trusted {
+				c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			}
+		})
+		k, raw := g.key(t, g.team.ID, model.PermReadAll)
+		h := claims.Clone()
+		h.Set("X-Api-Key", raw)
+		g.gwCall(t, http.MethodGet, "/v1/invoices", h, nil).wantStatus(t, http.StatusOK)
+		got := up.last(t).Header
+		want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http",
+			"X-Forwarded-Host": strings.TrimPrefix(g.GW, "http://"), "X-Real-Ip": "", "Forwarded": ""}
+		ip := "127.0.0.1"
+		if trusted {
+			want = map[string]string{"X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https",
+				"X-Forwarded-Host": "api.example.com", "X-Real-Ip": "203.0.113.7", "Forwarded": ""}
+			ip = "203.0.113.7"
+		}
+		for name, v := range want {
+			if got.Get(name) != v {
+				t.Errorf("trusted=%v: upstream %s = %q, want %q", trusted, name, got.Get(name), v)
+			}
+		}
+		if err := g.srv.recorder.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if stored, _ := g.store.FindKeyByID(context.Background(), g.team.ID, k.PublicID); stored.LastUsedIP != ip {
+			t.Errorf("trusted=%v: last used from %q, want %q", trusted, stored.LastUsedIP, ip)
+		}
+	}
 }

@@ -29,7 +29,7 @@ import (
 
 // gatewayRoutes is the scopes file's routes in the tests: invoices and
 // customers as in the README's sample, payments below invoices, and public
-// health and status paths.
+// health and status paths and a public prefix.
 var gatewayRoutes = []model.Route{
 	{Pattern: "/v1/invoices", Resource: "invoices"},
 	{Pattern: "/v1/invoices/*", Resource: "invoices"},
@@ -38,6 +38,7 @@ var gatewayRoutes = []model.Route{
 	{Pattern: "/v1/customers/*", Resource: "customers"},
 	{Pattern: "/healthz", Public: true},
 	{Pattern: "/v1/status", Public: true},
+	{Pattern: "/docs/*", Public: true},
 }
 
 // received is what the upstream got.
