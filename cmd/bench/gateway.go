@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
 )
 
@@ -48,11 +46,11 @@ type gatewayResult struct {
 }
 
 // measureGateway starts an upstream (a bare net/http handler on its own
-// listener), Caddy in front of it, and a keyward instance whose gateway is
-// in front of it, then loads the three in rotating order like the API
+// listener, in this process), Caddy in front of it and `keyward gateway` in
+// front of it (each its own process), then loads the three in rotating order like the API
 // rounds and, at half the gateway's throughput, measures the latency the
 // gateway adds over calling the upstream directly.
-func measureGateway(ctx context.Context, db *database, secret string, g keyGen, set settings, log *slog.Logger) (gatewayResult, error) {
+func measureGateway(ctx context.Context, db *database, secret string, g keyGen, set settings) (gatewayResult, error) {
 	var res gatewayResult
 	caddy, version, err := findCaddy(ctx)
 	if err != nil {
@@ -78,27 +76,11 @@ func measureGateway(ctx context.Context, db *database, secret string, g keyGen, 
 	}
 	defer stopCaddy()
 
-	routes, err := model.NewRouteTable([]model.Route{{Pattern: gatewayPath, Resource: "invoices"}, {Pattern: gatewayPath + "/*", Resource: "invoices"}})
+	gwURL, stopGateway, err := startGateway(ctx, db, secret, upURL.String(), g.raw(0))
 	if err != nil {
 		return res, err
 	}
-	in, err := startInstance(ctx, db, secret, instanceOptions{app: "kwbench-gateway", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true,
-		edit: func(c *config.Config) {
-			c.Resources = []model.Resource{{Name: "invoices", Label: "Invoices"}}
-			c.Routes, c.Upstream, c.UpstreamTimeout = routes, upURL, 30*time.Second
-		}}, log)
-	if err != nil {
-		return res, err
-	}
-	defer in.close()
-	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return res, err
-	}
-	gw := &http.Server{Handler: in.srv.GatewayHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	in.others = append(in.others, gw)
-	go func() { _ = gw.Serve(gwLn) }()
-	gwURL := "http://" + gwLn.Addr().String()
+	defer stopGateway()
 
 	// Keys that may read every resource (read_all and write_all seeds).
 	var readers []string
@@ -261,6 +243,86 @@ func startCaddy(ctx context.Context, caddy, upstream string) (string, func(), er
 				tail = tail[len(tail)-2000:]
 			}
 			return "", nil, errors.Join(fmt.Errorf("caddy did not answer within 15 s; its log ends:\n%s", tail), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startGateway builds keyward and runs `keyward gateway` as its own
+// process, as it is deployed (and as Caddy runs), on the bench database,
+// with a scopes file whose invoices resource owns gatewayPath, and waits
+// until it forwards a request with key.
+func startGateway(ctx context.Context, db *database, secret, upstream, key string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "kwbench-gateway")
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(dir, "keyward")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/keyward")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("building keyward for the gateway: %w", err)
+	}
+	scopes := filepath.Join(dir, "scopes.yaml")
+	conf := "resources:\n  - name: invoices\n    label: Invoices\n    routes: [\"" + gatewayPath + "\", \"" + gatewayPath + "/*\"]\n"
+	if err := os.WriteFile(scopes, []byte(conf), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	// Its log (one access line per request, as configured by default) goes
+	// to a file, as a production log would go somewhere.
+	logf, err := os.Create(filepath.Join(dir, "gateway.log"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "gateway")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+db.as("kwbench-gateway"), "KEYWARD_SESSION_SECRET="+secret,
+		"KEYWARD_SCOPES_FILE="+scopes, "KEYWARD_GATEWAY_ADDR="+addr, "KEYWARD_UPSTREAM="+upstream,
+		"KEYWARD_LOG_FORMAT=json", "KEYWARD_DATA_DIR="+dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		_ = os.RemoveAll(dir)
+	}
+	u := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u+gatewayPath, nil)
+		req.Header.Set("X-API-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return u, stop, nil
+			}
+			err = fmt.Errorf("answered %d", res.StatusCode)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return "", nil, fmt.Errorf("keyward gateway did not forward within 30 s: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

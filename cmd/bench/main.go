@@ -252,7 +252,7 @@ func run(ctx context.Context) (err error) {
 	instances = nil
 
 	note("gateway: keyward's gateway against Caddy's reverse_proxy and the upstream alone")
-	if res.Gateway, err = measureGateway(ctx, db, secret, g, set, log); err != nil {
+	if res.Gateway, err = measureGateway(ctx, db, secret, g, set); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 

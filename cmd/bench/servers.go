@@ -46,8 +46,6 @@ type instanceOptions struct {
 	// timed serves the handler a second time on its own port, timing each
 	// request in the server (for the dashboard figures).
 	timed bool
-	// edit changes the configuration before the server is built.
-	edit func(*config.Config)
 }
 
 // instance is one keyward server in this process: its own store (pool),
@@ -88,9 +86,6 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 		LastUsedFlush: max(o.flush, 100*time.Millisecond),
 		CacheTTL:      o.cacheTTL,
 		LogFormat:     "json",
-	}
-	if o.edit != nil {
-		o.edit(cfg)
 	}
 	in := &instance{name: o.app, st: st, flush: o.flush}
 	in.verifier = verify.New(st, verify.Options{TTL: o.cacheTTL})
