@@ -53,6 +53,9 @@ type Config struct {
 	// UpstreamTimeout bounds how long the gateway waits for the upstream's
 	// response headers.
 	UpstreamTimeout time.Duration
+	// SecretScanningKeys is the file of secret scanners' public keys
+	// (GitHub's public_keys JSON format); "" turns the scanning endpoint off.
+	SecretScanningKeys string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -89,6 +92,7 @@ var settings = []setting{
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
 	{"KEYWARD_GATEWAY_SECRET", "gateway-secret", "", "secret (32+ characters) signing the identity headers sent upstream (unset: unsigned)"},
 	{"KEYWARD_UPSTREAM_TIMEOUT", "upstream-timeout", "30s", "how long the gateway waits for the upstream's response headers"},
+	{"KEYWARD_SECRET_SCANNING_KEYS", "secret-scanning-keys", "", "file of secret scanners' public keys (GitHub's public_keys JSON), reloaded on SIGHUP"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -129,6 +133,8 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+
+		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {
