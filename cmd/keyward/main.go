@@ -39,7 +39,7 @@ func commands() []command {
 		{"serve", "serve the dashboard and the API (the default)", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage users: users create --email E --team T --role R", runUsers},
-		{"keys", "manage API keys: keys create --team T --name N --permission P", runKeys},
+		{"keys", "manage API keys: keys create --team T --name N --permission P; keys roll --key-id ID", runKeys},
 		{"version", "print the version", runVersion},
 	}
 }

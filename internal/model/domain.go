@@ -160,6 +160,8 @@ type Actor struct {
 	IP    string
 	// Permission of the acting key; nil for users (who are limited by role).
 	Permission *Permission
+	// Environment of the acting key ("live" or "test"); "" for users.
+	Environment string
 }
 
 // UserActor returns the actor for a signed-in user.
@@ -172,7 +174,7 @@ func UserActor(u User, ip string) Actor {
 func KeyActor(k APIKey, ip string) Actor {
 	id := k.ID
 	p := k.Permission()
-	return Actor{KeyID: &id, Label: k.Name + " (" + k.Hint + ")", IP: ip, Permission: &p}
+	return Actor{KeyID: &id, Label: k.Name + " (" + k.Hint + ")", IP: ip, Permission: &p, Environment: k.Environment}
 }
 
 // Audit actions.

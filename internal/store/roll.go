@@ -114,3 +114,15 @@ func (t *txn) checkLifetime(teamID int64, expiresAt *time.Time, now time.Time) e
 	}
 	return team.CheckLifetime(expiresAt, now)
 }
+
+// FindKeyByPublicID returns the key with that public id in any team, or
+// ENOTFOUND. Only the command line uses it: the operator is trusted with
+// every team; requests always go through FindKeyByID.
+func (s *Store) FindKeyByPublicID(ctx context.Context, publicID string) (model.APIKey, error) {
+	var k model.APIKey
+	err := s.db.WithContext(ctx).Where("public_id = ?", publicID).Take(&k).Error
+	if model.ErrorCode(translate(err)) == model.ENOTFOUND {
+		return k, model.Errorf(model.ENOTFOUND, "API key not found.")
+	}
+	return k, translate(err)
+}
