@@ -50,9 +50,9 @@ func (f KeyRollForm) PostURL() string { return KeyURL(f.Key.PublicID) + "/roll" 
 // ExpiryChoices are the new key's expiry options. "never" is left out under
 // a maximum lifetime, which refuses it anyway.
 func (f KeyRollForm) ExpiryChoices() []struct{ Value, Label string } {
-	same := "Same lifetime as the old key: never expires"
+	same := "Like the old key: never"
 	if f.SameExpiry != nil {
-		same = "Same lifetime as the old key: until " + Date(*f.SameExpiry)
+		same = "Like the old key: " + Date(*f.SameExpiry)
 	}
 	out := []struct{ Value, Label string }{{RollExpiresSame, same}}
 	if f.MaxLifetimeDays > 0 {
@@ -83,6 +83,15 @@ func GraceText(old model.APIKey, now time.Time) string {
 	return "The old key " + old.Hint + " keeps working until " + ExactUTC(*old.ExpiresAt) + " (" + Relative(*old.ExpiresAt, now) + "); then calls using it are refused. Update your services before then."
 }
 
+// oldExpiryText reminds that the window never outlasts the old key's own
+// expiry: " It expires anyway on Mar 3, 2027 (in 1 month)."; "" without one.
+func oldExpiryText(k model.APIKey, now time.Time) string {
+	if k.ExpiresAt == nil {
+		return ""
+	}
+	return " The old key never works past its own expiry, " + Date(*k.ExpiresAt) + " (" + Relative(*k.ExpiresAt, now) + ")."
+}
+
 // replacedText is a rolled key's line in the table and on its details
 // page: "expires in 23 hours", "expired 2 days ago".
 func replacedText(k model.APIKey, now time.Time) string {
@@ -93,4 +102,12 @@ func replacedText(k model.APIKey, now time.Time) string {
 		return "expires " + Relative(*k.ExpiresAt, now)
 	}
 	return "expired " + Relative(*k.ExpiresAt, now)
+}
+
+// ShortKeyID shortens a public key id for a table cell: "key_9JZQ…lDzj".
+func ShortKeyID(id string) string {
+	if len(id) <= 16 {
+		return id
+	}
+	return id[:8] + "…" + id[len(id)-4:]
 }

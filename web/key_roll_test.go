@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/views"
 )
 
 // roll posts the roll form and returns the revealed raw key and the new key.
@@ -87,23 +88,27 @@ func TestKeyRollFromDashboard(t *testing.T) {
 	// Rows: "Replaced by …, expires in 24 hours" and "Rolled from …", and
 	// no Roll key… on the rolled key.
 	list = fx.cl.get(t, "/settings/api-keys")
-	if txt := list.text(t, "tr#key-"+old.PublicID+" .roll-link"); !strings.Contains(txt, "Replaced by "+n.PublicID) || !strings.Contains(txt, "expires in 1 day") {
+	if txt := list.text(t, "tr#key-"+old.PublicID+" .roll-link"); !strings.Contains(txt, "Replaced by "+views.ShortKeyID(n.PublicID)) || !strings.Contains(txt, "expires in 1 day") {
 		t.Fatalf("old row says %q", txt)
 	}
-	if txt := list.text(t, "tr#key-"+n.PublicID+" .roll-link"); txt != "Rolled from "+old.PublicID {
+	if txt := list.text(t, "tr#key-"+n.PublicID+" .roll-link"); txt != "Rolled from "+views.ShortKeyID(old.PublicID) {
 		t.Fatalf("new row says %q", txt)
+	}
+	if attr(list.first(t, "tr#key-"+old.PublicID+" .roll-link a"), "href") != "/settings/api-keys/"+n.PublicID ||
+		attr(list.first(t, "tr#key-"+n.PublicID+" .roll-link a"), "href") != "/settings/api-keys/"+old.PublicID {
+		t.Fatal("the roll links do not point at the other key")
 	}
 	if list.has(t, "tr#key-"+old.PublicID+" button[hx-get=/settings/api-keys/"+old.PublicID+"/roll]") {
 		t.Fatal("a rolled key still offers Roll key…")
 	}
 	details := fx.cl.get(t, "/settings/api-keys/"+old.PublicID)
-	if txt := details.text(t, "dd.roll-links"); !strings.Contains(txt, "Replaced by "+n.PublicID) {
+	if txt := details.text(t, "dd.roll-links"); !strings.Contains(txt, "Replaced by "+views.ShortKeyID(n.PublicID)) {
 		t.Fatalf("details say %q", txt)
 	}
 	if !strings.Contains(details.text(t, "body"), "Rolled") {
 		t.Fatal("the old key's trail does not show the roll")
 	}
-	if txt := fx.cl.get(t, "/settings/api-keys/"+n.PublicID).text(t, "dd.roll-links"); txt != "Rolled from "+old.PublicID {
+	if txt := fx.cl.get(t, "/settings/api-keys/"+n.PublicID).text(t, "dd.roll-links"); txt != "Rolled from "+views.ShortKeyID(old.PublicID) {
 		t.Fatalf("new key's details say %q", txt)
 	}
 

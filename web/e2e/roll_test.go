@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/keyward/keyward/views"
 )
 
 // TestKeyRollAndTeamSettings rolls a key from the row menu: the roll dialog
@@ -80,10 +82,10 @@ func TestKeyRollAndTeamSettings(t *testing.T) {
 
 	// The table refreshed itself: links both ways, no raw key anywhere.
 	tb.waitJS("the new row", fmt.Sprintf(`document.querySelector("#key-%s")`, newID))
-	if got := tb.text("#key-" + old.PublicID + " .roll-link"); !strings.Contains(got, "Replaced by "+newID) || !strings.Contains(got, "expires in") {
+	if got := tb.text("#key-" + old.PublicID + " .roll-link"); !strings.Contains(got, "Replaced by "+views.ShortKeyID(newID)) || !strings.Contains(got, "expires in") {
 		tb.errorf("the old row says %q", got)
 	}
-	if got := tb.text("#key-" + newID + " .roll-link"); got != "Rolled from "+old.PublicID {
+	if got := tb.text("#key-" + newID + " .roll-link"); got != "Rolled from "+views.ShortKeyID(old.PublicID) {
 		tb.errorf("the new row says %q", got)
 	}
 	tb.assertNoRawKeys("after the roll", []string{raw})
