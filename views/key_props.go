@@ -86,6 +86,8 @@ type KeyList struct {
 	// sparkline and refused calls, by key id (views/key_activity.go).
 	Hygiene  Hygiene
 	Activity map[int64]KeyActivity
+	// Leaks is the red notice of keys found in public, until acknowledged.
+	Leaks LeakNotices
 }
 
 // Pages is the number of pages.
@@ -186,6 +188,8 @@ type KeyDetails struct {
 	Refused RefusedCalls
 	// RotationDays is the team's rotation policy (0: off).
 	RotationDays int
+	// Leaks are the places where the key was found in public, newest first.
+	Leaks []model.KeyLeak
 }
 
 // KeyConfirm is the revoke or delete confirmation.
@@ -285,6 +289,10 @@ func keyEventTitle(action string) string {
 		return "Deleted"
 	case model.ActionKeyRolled:
 		return "Rolled"
+	case model.ActionKeyLeaked:
+		return "Found in public"
+	case model.ActionKeyLeakAcked:
+		return "Leak acknowledged"
 	}
 	return action
 }

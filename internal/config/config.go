@@ -40,6 +40,9 @@ type Config struct {
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
 	LogFormat             string
+	// SecretScanningKeys is the file of secret scanners' public keys
+	// (GitHub's public_keys JSON format); "" turns the scanning endpoint off.
+	SecretScanningKeys string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -72,6 +75,7 @@ var settings = []setting{
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"KEYWARD_SECRET_SCANNING_KEYS", "secret-scanning-keys", "", "file of secret scanners' public keys (GitHub's public_keys JSON), reloaded on SIGHUP"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -112,6 +116,8 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+
+		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {

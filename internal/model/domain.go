@@ -70,6 +70,8 @@ type Team struct {
 	RotationDays int
 	// MaxKeyLifetimeDays: new keys must expire within this many days; 0 = off.
 	MaxKeyLifetimeDays int
+	// LeakAction is LeakRevoke (the default) or LeakNotify.
+	LeakAction string
 }
 
 // Settings returns the team's settings as Settings → Team edits them.
@@ -188,6 +190,9 @@ const (
 	ActionKeyDeleted         = "api_key.deleted"
 	ActionKeyRolled          = "api_key.rolled"
 	ActionTeamSettings       = "team.settings_changed"
+	ActionKeyLeaked          = "api_key.leaked"
+	ActionKeyLeakAcked       = "api_key.leak_acknowledged"
+	ActionTeamLeakAction     = "team.leak_action_changed"
 	ActionMemberAdded        = "member.added"
 	ActionMemberRoleChanged  = "member.role_changed"
 	ActionMemberRemoved      = "member.removed"
