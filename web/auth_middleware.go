@@ -66,9 +66,20 @@ func (s *Server) optionalUser(next echo.HandlerFunc) echo.HandlerFunc {
 // behind it: e.Group("/settings", s.requireManager).
 func (s *Server) requireManager(next echo.HandlerFunc) echo.HandlerFunc {
 	return s.requireUser(func(c echo.Context) error {
-		if !currentPrincipal(c).Membership.Role.CanManage() {
+		p := currentPrincipal(c)
+		if !p.Membership.Role.CanManage() {
 			return model.Errorf(model.EFORBIDDEN,
 				"Only team owners and admins can open settings. Ask an owner of your team if you need access.")
+		}
+		// A team that requires two-factor sends its owners and admins who
+		// sign in with a password to enrolment first (single sign-on
+		// leaves the second factor to the provider).
+		if p.Membership.Team.Require2FA && !p.User.TwoFactor() && p.User.PasswordHash != "" {
+			if isHTMX(c) {
+				c.Response().Header().Set("HX-Redirect", "/account/two-factor")
+				return c.NoContent(http.StatusUnauthorized)
+			}
+			return c.Redirect(http.StatusSeeOther, "/account/two-factor")
 		}
 		return next(c)
 	})

@@ -97,6 +97,15 @@ func (s *Server) handleLogin(c echo.Context) error {
 		return render(c, http.StatusUnauthorized, views.LoginPage(f))
 	}
 	s.acc.limiter.succeeded(ip, account)
+	if u.TwoFactor() {
+		return s.startSecondFactor(c, u, f.Next)
+	}
+	return s.finishSignIn(c, u, f.Next)
+}
+
+// finishSignIn signs u in to their first team and goes to next.
+func (s *Server) finishSignIn(c echo.Context, u model.User, next string) error {
+	ctx := c.Request().Context()
 	teams, err := s.store.FindUserTeams(ctx, u.ID)
 	if err != nil {
 		return err
@@ -108,14 +117,14 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if err := s.signIn(c, u.ID, team); err != nil {
 		return err
 	}
-	s.logger(c).Info("signed in", "user_id", u.ID, "ip", ip)
+	s.logger(c).Info("signed in", "user_id", u.ID, "ip", c.RealIP())
 	// Sign-ins are rare enough to sweep sessions that ended unnoticed.
-	if n, err := s.store.DeleteExpiredSessions(ctx, now); err != nil {
+	if n, err := s.store.DeleteExpiredSessions(ctx, s.now()); err != nil {
 		s.logger(c).Warn("deleting expired sessions", "err", err)
 	} else if n > 0 {
 		s.logger(c).Info("deleted expired sessions", "count", n)
 	}
-	return c.Redirect(http.StatusSeeOther, f.Next)
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // waitText says how long to wait in words: "30 seconds", "2 minutes".

@@ -52,9 +52,10 @@ func (s *Server) membersProps(c echo.Context) (views.MembersProps, error) {
 func memberRow(p *principal, m model.Membership) views.MemberRow {
 	return views.MemberRow{
 		ID: m.ID, Email: m.User.Email, Role: m.Role, Joined: m.CreatedAt,
-		IsYou:   m.UserID == p.User.ID,
-		CanEdit: p.Membership.Role == model.RoleOwner || m.Role != model.RoleOwner,
-		SignIn:  signInLabel(m.SignInMethods),
+		IsYou:     m.UserID == p.User.ID,
+		CanEdit:   p.Membership.Role == model.RoleOwner || m.Role != model.RoleOwner,
+		SignIn:    signInLabel(m.SignInMethods),
+		TwoFactor: m.TwoFactor,
 	}
 }
 

@@ -10,6 +10,10 @@ const (
 	ActionMemberInvitationAccepted = "member.invitation_accepted"
 	ActionPasswordResetRequested   = "user.password_reset_requested"
 	ActionPasswordReset            = "user.password_reset"
+	ActionTwoFactorEnabled         = "user.two_factor_enabled"
+	ActionTwoFactorDisabled        = "user.two_factor_disabled"
+	ActionRecoveryCodeUsed         = "user.recovery_code_used"
+	ActionTeamRequire2FA           = "team.require_2fa_changed"
 )
 
 // InvitationLifetime is how long an invitation link stays valid.

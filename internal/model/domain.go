@@ -55,7 +55,18 @@ type User struct {
 	// OIDCSubject links the account to an identity at the single sign-on
 	// provider ("" for none).
 	OIDCSubject string `gorm:"column:oidc_subject" json:"-"`
+	// TOTPSecret is the two-factor seed, sealed under the encryption key
+	// TOTPKeyID; TOTPEnabledAt is nil while enrolment waits for a first
+	// code (or when two-factor is off). TOTPLastStep is the last time step
+	// a code was accepted for.
+	TOTPSecret    string     `gorm:"column:totp_secret" json:"-"`
+	TOTPKeyID     string     `gorm:"column:totp_key_id" json:"-"`
+	TOTPEnabledAt *time.Time `gorm:"column:totp_enabled_at"`
+	TOTPLastStep  int64      `gorm:"column:totp_last_step" json:"-"`
 }
+
+// TwoFactor reports whether the user has two-factor authentication on.
+func (u User) TwoFactor() bool { return u.TOTPEnabledAt != nil }
 
 // TableName tells GORM the table of User.
 func (User) TableName() string { return "users" }
@@ -75,6 +86,8 @@ type Team struct {
 	MaxKeyLifetimeDays int
 	// LeakAction is LeakRevoke (the default) or LeakNotify.
 	LeakAction string
+	// Require2FA: owners and admins must use two-factor authentication.
+	Require2FA bool `gorm:"column:require_2fa"`
 }
 
 // Settings returns the team's settings as Settings → Team edits them.
@@ -157,6 +170,8 @@ type Membership struct {
 	// SignInMethods says how the user signs in (SignInPassword,
 	// SignInSSO); filled by the store's Find methods.
 	SignInMethods []string `gorm:"-"`
+	// TwoFactor: the user has two-factor authentication on.
+	TwoFactor bool `gorm:"-"`
 }
 
 // TableName tells GORM the table of Membership.

@@ -164,23 +164,28 @@ type membershipRow struct {
 	UserCreatedAt string `gorm:"-"`
 	HasPassword   bool
 	HasSSO        bool
+	HasTwoFactor  bool
+	// TeamRequire2FA is teams.require_2fa.
+	TeamRequire2FA bool `gorm:"column:team_require_2fa"`
 }
 
 func (r membershipRow) toModel() model.Membership {
 	m := r.Membership
 	m.User = model.User{ID: m.UserID, Email: r.Email}
-	m.Team = model.Team{ID: m.TeamID, Name: r.TeamName}
+	m.Team = model.Team{ID: m.TeamID, Name: r.TeamName, Require2FA: r.TeamRequire2FA}
 	if r.HasPassword {
 		m.SignInMethods = append(m.SignInMethods, model.SignInPassword)
 	}
 	if r.HasSSO {
 		m.SignInMethods = append(m.SignInMethods, model.SignInSSO)
 	}
+	m.TwoFactor = r.HasTwoFactor
 	return m
 }
 
 const membershipSelect = "memberships.*, users.email AS email, teams.name AS team_name, " +
-	"users.password_hash <> '' AS has_password, users.oidc_subject <> '' AS has_sso"
+	"users.password_hash <> '' AS has_password, users.oidc_subject <> '' AS has_sso, " +
+	"users.totp_enabled_at IS NOT NULL AS has_two_factor, teams.require_2fa AS team_require_2fa"
 const membershipJoins = "JOIN users ON users.id = memberships.user_id JOIN teams ON teams.id = memberships.team_id"
 
 func (s *Store) findMemberships(ctx context.Context, where string, args ...any) ([]model.Membership, error) {
