@@ -120,6 +120,9 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionSessionLoginFailed, "Failed sign-in"},
 		{model.ActionPasswordResetRequested, "Password reset link sent"},
 		{model.ActionPasswordReset, "Password reset"},
+		{model.ActionTwoFactorEnabled, "Two-factor turned on"},
+		{model.ActionTwoFactorDisabled, "Two-factor turned off"},
+		{model.ActionRecoveryCodeUsed, "Recovery code used"},
 		{model.ActionTeamCreated, "Team created"},
 		{model.ActionTeamLeakAction, "Leak action changed"},
 	}},
@@ -184,6 +187,19 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "sent " + name + " a password reset link"
 	case model.ActionPasswordReset:
 		return "reset their password with a link"
+	case model.ActionTwoFactorEnabled:
+		return "turned on two-factor authentication"
+	case model.ActionTwoFactorDisabled:
+		return "turned off two-factor authentication"
+	case model.ActionRecoveryCodeUsed:
+		return "signed in with a recovery code"
+	case model.ActionTeamRequire2FA:
+		if ev.Detail["to"] == true {
+			return "required two-factor authentication for owners and admins"
+		}
+		return "stopped requiring two-factor authentication"
+	case model.ActionSSOLinked:
+		return "linked their account to single sign-on"
 	case model.ActionTeamCreated:
 		return "created the team " + name
 	case model.ActionSessionLogin:

@@ -42,6 +42,7 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	// Settings → Team (web/team_settings.go): OWNER changes, ADMIN reads.
 	e.GET("/settings/team", s.handleTeamSettings, s.requireManager)
 	e.POST("/settings/team", s.handleTeamSettingsSave, s.requireManager)
+	e.POST("/settings/team/two-factor", s.handleTeamTwoFactor, s.requireManager)
 }
 
 // handleHome serves GET /: owners and admins go to their API keys; members
