@@ -75,6 +75,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err := cfg.EnsureSessionSecret(); err != nil {
 		return err
 	}
+	if err := cfg.EnsureEncryptionKey(); err != nil {
+		return err
+	}
 	if cfg.CookieSecureDefaulted {
 		log.Warn("cookies are not marked Secure: the embedded default serves plain HTTP on localhost; set KEYWARD_COOKIE_SECURE=true behind HTTPS")
 	}
@@ -93,6 +96,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Events, webhooks, e-mail and expiry reminders: a delivery worker and
+	// an expiry scanner on every instance (on PostgreSQL the workers share
+	// the queue through FOR UPDATE SKIP LOCKED and one scanner at a time
+	// holds the scan's advisory lock).
+	stopNotify, err := startNotify(ctx, cfg, st, srv, log)
+	if err != nil {
+		return err
+	}
+	srv.OnClose(func(context.Context) error { stopNotify(); return nil })
 	if st.Dialect() == store.Postgres {
 		lctx, stopListening := context.WithCancel(context.Background())
 		listener := verify.NewListener(cfg.DSN(), verifier, log)

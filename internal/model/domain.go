@@ -48,6 +48,8 @@ type User struct {
 	PasswordHash      string `json:"-"`
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	// RemindersOff: the person turned e-mailed expiry and rotation reminders off.
+	RemindersOff bool
 }
 
 // TableName tells GORM the table of User.

@@ -55,6 +55,7 @@ type Store struct {
 
 	mu        sync.RWMutex
 	onChanged []func(hash string)
+	onEvents  []func()
 }
 
 // Dialect reports which database the store runs on.
@@ -175,6 +176,8 @@ type txn struct {
 	*gorm.DB
 	s       *Store
 	changed []string
+	// events counts the outbox events the transaction wrote.
+	events int
 }
 
 // notifyKey records that the key with hash changed; on PostgreSQL it sends
@@ -190,18 +193,22 @@ func (t *txn) notifyKey(hash string) error {
 // inTx runs fn in a transaction and, after commit, tells the key-change hooks.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	var changed []string
+	events := 0
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		t := &txn{DB: db, s: s}
 		if err := fn(t); err != nil {
 			return err
 		}
-		changed = t.changed
+		changed, events = t.changed, t.events
 		return nil
 	})
 	if err != nil {
 		return translate(err)
 	}
 	s.keysChanged(changed)
+	if events > 0 {
+		s.eventsWritten()
+	}
 	return nil
 }
 
@@ -240,7 +247,8 @@ func isUnavailable(msg string) bool {
 	return false
 }
 
-// audit appends an audit event inside tx.
+// audit appends an audit event inside tx and, for a key, member or
+// webhook-endpoint action, the outbox event of the same change.
 func (t *txn) audit(teamID int64, actor model.Actor, action, targetID, targetName string, detail map[string]any) error {
 	ev := model.AuditEvent{
 		TeamID: teamID, ActorUserID: actor.UserID, ActorKeyID: actor.KeyID, ActorLabel: actor.Label,
@@ -253,5 +261,5 @@ func (t *txn) audit(teamID int64, actor model.Actor, action, targetID, targetNam
 	if err := t.Create(&ev).Error; err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
-	return nil
+	return t.eventFromAudit(teamID, actor, action, targetID, targetName, detail)
 }
