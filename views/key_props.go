@@ -86,6 +86,9 @@ type KeyList struct {
 	// sparkline and refused calls, by key id (views/key_activity.go).
 	Hygiene  Hygiene
 	Activity map[int64]KeyActivity
+	// Reminders are notices above the table (expiring keys without e-mail,
+	// disabled webhook endpoints).
+	Reminders []string
 }
 
 // Pages is the number of pages.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/secretbox"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -61,6 +62,8 @@ type Server struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// box seals webhook signing secrets; nil without an encryption key.
+	box *secretbox.Box
 }
 
 // New builds the server and registers every route.
@@ -90,6 +93,13 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		s.recorder = verify.NewRecorder(st, s.log)
 	}
 	s.OnClose(s.recorder.Close)
+	if len(cfg.EncryptionKey) > 0 {
+		box, err := secretbox.New(cfg.EncryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		s.box = box
+	}
 	s.metrics = newMetrics()
 	acc, err := s.newAccounts()
 	if err != nil {

@@ -326,3 +326,6 @@ func (s *Store) CountSecrets(ctx context.Context) (int64, error) {
 	err := s.db.WithContext(ctx).Model(&model.WebhookEndpoint{}).Count(&n).Error
 	return n, translate(err)
 }
+
+// RotationGrace is how long a rotated-out signing secret stays valid.
+const RotationGrace = 24 * time.Hour
