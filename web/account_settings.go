@@ -9,14 +9,15 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// accountSettingsRoutes registers Settings → Account, for every signed-in
-// person.
+// accountSettingsRoutes registers Settings → Account. Reminders go to
+// owners and admins, so like every settings page it is theirs; everyone
+// changes their password at /account/password.
 //
 //	GET  /settings/account   handleAccountSettings
 //	POST /settings/account   handleAccountSettingsSave
 func (s *Server) accountSettingsRoutes(e *echo.Echo) {
-	e.GET("/settings/account", s.handleAccountSettings, s.requireUser)
-	e.POST("/settings/account", s.handleAccountSettingsSave, s.requireUser)
+	e.GET("/settings/account", s.handleAccountSettings, s.requireManager)
+	e.POST("/settings/account", s.handleAccountSettingsSave, s.requireManager)
 }
 
 // handleAccountSettings serves GET /settings/account: the person's password

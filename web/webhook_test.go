@@ -48,7 +48,7 @@ func TestWebhooksDashboard(t *testing.T) {
 
 	add := cl.postForm(t, "/settings/webhooks", url.Values{"url": {"https://203.0.113.10/hook"}, "description": {"Ops"}, "events": {"api_key.revoked", "api_key.expiring"}})
 	add.wantStatus(t, http.StatusOK)
-	secret := add.text(t, "#webhook-secret")
+	secret := attr(add.first(t, "#webhook-secret"), "value")
 	if !strings.HasPrefix(secret, "whsec_") || add.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("reveal %q, Cache-Control %q", secret, add.Header.Get("Cache-Control"))
 	}
@@ -75,7 +75,7 @@ func TestWebhooksDashboard(t *testing.T) {
 	cl.postForm(t, path+"/enable", nil).wantRedirect(t, path)
 	rot := cl.postForm(t, path+"/rotate", nil)
 	rot.wantStatus(t, http.StatusOK)
-	if next := rot.text(t, "#webhook-secret"); !strings.HasPrefix(next, "whsec_") || next == secret || !strings.Contains(rot.Body, "24 hours") {
+	if next := attr(rot.first(t, "#webhook-secret"), "value"); !strings.HasPrefix(next, "whsec_") || next == secret || !strings.Contains(rot.Body, "24 hours") {
 		t.Fatalf("rotation reveal %q", next)
 	}
 	cl.postForm(t, path+"/test", nil).wantRedirect(t, path)

@@ -40,6 +40,7 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage users: users create --email E --team T --role R", runUsers},
 		{"keys", "manage API keys: keys create --team T --name N --permission P", runKeys},
+		{"secrets", "re-seal stored secrets under a new key: secrets rotate --old-key K", runSecrets},
 		{"version", "print the version", runVersion},
 	}
 }

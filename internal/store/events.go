@@ -53,7 +53,7 @@ func (t *txn) emit(teamID int64, typ, targetID string, data map[string]any) (mod
 // key, member or webhook-endpoint action, an event of the same type whose
 // data names the target, the actor and the audit detail.
 func (t *txn) eventFromAudit(teamID int64, actor model.Actor, action, targetID, targetName string, detail map[string]any) error {
-	if !model.IsEventType(action) {
+	if !model.IsEventType(action) || t.s.skipEvents {
 		return nil
 	}
 	data := map[string]any{"object": objectOf(action), "id": targetID, "name": targetName}

@@ -42,6 +42,9 @@ type Options struct {
 	// MaxOpenConns bounds the pool (PostgreSQL); 0 means 20.
 	MaxOpenConns int
 	Logger       *slog.Logger
+	// SkipEvents turns the outbox off: changes write no events. Only the
+	// benchmark uses it, to measure what writing events costs.
+	SkipEvents bool
 }
 
 // Store is the data layer. It is safe for concurrent use.
@@ -56,6 +59,8 @@ type Store struct {
 	mu        sync.RWMutex
 	onChanged []func(hash string)
 	onEvents  []func()
+
+	skipEvents bool
 }
 
 // Dialect reports which database the store runs on.
@@ -70,7 +75,7 @@ func DialectOf(dsn string) string {
 // for SQLite, whose folder is created if missing. It returns EUNAVAILABLE if
 // the database cannot be reached and EINVALID for a malformed DSN.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	s := &Store{dialect: DialectOf(dsn), dsn: dsn, now: opts.Now, log: opts.Logger}
+	s := &Store{dialect: DialectOf(dsn), dsn: dsn, now: opts.Now, log: opts.Logger, skipEvents: opts.SkipEvents}
 	if s.now == nil {
 		s.now = time.Now
 	}
