@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/notify"
 	"github.com/keyward/keyward/internal/secretbox"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
@@ -38,6 +39,9 @@ type Options struct {
 	// Recorder buffers key uses; when nil, one that flushes only at Close.
 	// The server flushes it at Close either way.
 	Recorder *verify.Recorder
+	// Mailer sends the dashboard's e-mail (invitations, password resets);
+	// when nil, one for KEYWARD_SMTP_URL, or none when that is unset.
+	Mailer notify.Mailer
 }
 
 // Server holds everything the handlers need. Build it with New.
@@ -64,6 +68,8 @@ type Server struct {
 	api      *apiState
 	// box seals webhook signing secrets; nil without an encryption key.
 	box *secretbox.Box
+	// mailer sends e-mail; nil when keyward sends none.
+	mailer notify.Mailer
 }
 
 // New builds the server and registers every route.
@@ -93,6 +99,14 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		s.recorder = verify.NewRecorder(st, s.log)
 	}
 	s.OnClose(s.recorder.Close)
+	s.mailer = opts.Mailer
+	if s.mailer == nil && cfg.SMTPURL != "" {
+		m, err := notify.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		s.mailer = m
+	}
 	if len(cfg.EncryptionKey) > 0 {
 		box, err := secretbox.New(cfg.EncryptionKey)
 		if err != nil {
