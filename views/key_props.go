@@ -176,6 +176,29 @@ type KeyDetails struct {
 	// Refused is the calls refused since the key was revoked or expired
 	// (views/key_activity.go).
 	Refused RefusedCalls
+	// Notify is the key's events with their deliveries, newest first;
+	// Endpoints names the team's webhook endpoints by id.
+	Notify    []KeyEventDeliveries
+	Endpoints map[int64]string
+}
+
+// KeyEventDeliveries is one event about a key and its deliveries.
+type KeyEventDeliveries struct {
+	Event      model.Event
+	Deliveries []model.Delivery
+}
+
+// deliveryTarget names where a delivery goes: an endpoint's URL or e-mail.
+func deliveryTarget(d model.Delivery, endpoints map[int64]string) string {
+	if d.Kind == model.DeliveryEmail {
+		return "e-mail to owners and admins"
+	}
+	if d.EndpointID != nil {
+		if u, ok := endpoints[*d.EndpointID]; ok {
+			return u
+		}
+	}
+	return "a deleted endpoint"
 }
 
 // KeyConfirm is the revoke or delete confirmation.

@@ -241,3 +241,31 @@ func TestAccountReminders(t *testing.T) {
 		t.Fatal("no reminder notice on the API keys page without SMTP")
 	}
 }
+
+// TestKeyDetailsListEventsAndDeliveries: a key's page lists its events and
+// where each was delivered.
+func TestKeyDetailsListEventsAndDeliveries(t *testing.T) {
+	ctx := context.Background()
+	app := newTestApp(t)
+	u, team := app.setup(t, "owner@example.com", testPassword, "Acme")
+	ep := model.WebhookEndpoint{TeamID: team.ID, URL: "https://203.0.113.10/hook", EventTypes: []string{"api_key.*"}}
+	if err := app.store.CreateEndpoint(ctx, &ep, store.EndpointSecret{Sealed: "x", KeyID: "x"}, model.UserActor(u, "")); err != nil {
+		t.Fatal(err)
+	}
+	k := model.APIKey{PublicID: "key_events000000000000000000", TeamID: team.ID, Name: "Billing", Environment: "live",
+		KeyHash: "01", Hint: "kw_live_aaaa…bbbb", PermissionSet: model.PermReadAll}
+	if err := app.store.CreateKey(ctx, &k, model.UserActor(u, "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.store.DispatchEvents(ctx, 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	cl := app.client(t)
+	cl.login(t, "owner@example.com", testPassword)
+	page := cl.get(t, "/settings/api-keys/"+k.PublicID)
+	page.wantStatus(t, http.StatusOK)
+	got := page.text(t, "#key-events")
+	if !strings.Contains(got, "api_key.created") || !strings.Contains(got, "https://203.0.113.10/hook") || !strings.Contains(got, "Queued") {
+		t.Fatalf("the key's events: %q", got)
+	}
+}

@@ -27,13 +27,14 @@ type results struct {
 	LastUsed    lastUsedResult     `json:"last_used"`
 	// RecorderCosts is 1 − (whoami on A) / (whoami on the instance whose
 	// recorder does not flush), per cycle.
-	RecorderCosts []float64    `json:"recorder_costs"`
-	RecordNs      float64      `json:"record_ns"`
-	List          []listResult `json:"dashboard_list"`
-	Revoke        revokeResult `json:"revocation"`
-	Memory        memResult    `json:"memory"`
-	Seconds       float64      `json:"seconds"`
-	Summary       summary      `json:"summary"`
+	RecorderCosts []float64     `json:"recorder_costs"`
+	RecordNs      float64       `json:"record_ns"`
+	List          []listResult  `json:"dashboard_list"`
+	Revoke        revokeResult  `json:"revocation"`
+	Memory        memResult     `json:"memory"`
+	Webhooks      webhookResult `json:"webhooks"`
+	Seconds       float64       `json:"seconds"`
+	Summary       summary       `json:"summary"`
 }
 
 type machine struct {
@@ -85,6 +86,8 @@ type summary struct {
 	RevokeP99ms         float64                  `json:"revoke_p99_ms"`
 	ListP95ms           float64                  `json:"list_p95_ms"`
 	RSSMB               float64                  `json:"rss_mb"`
+	WebhooksPerS        float64                  `json:"webhooks_per_s"`
+	EventCost           float64                  `json:"event_cost"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
 }
@@ -146,8 +149,10 @@ func (r *results) summarize(set settings) {
 		s.ListP95ms = max(s.ListP95ms, l.P95ms)
 	}
 	s.RSSMB = r.Memory.HWM
+	s.WebhooksPerS, s.EventCost = r.Webhooks.PerSecond, r.Webhooks.EventCost
 	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f",
 		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB)
+	s.Line += fmt.Sprintf(" webhooks_per_s=%.0f event_cost=%.2f", s.WebhooksPerS, noNegativeZero(s.EventCost))
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -180,6 +185,8 @@ func (r *results) checks(s summary) []check {
 		{"revocation seen by B, p99 ≤ 100 ms", fmt.Sprintf("%.1f ms", s.RevokeP99ms), s.RevokeP99ms <= 100},
 		{"key list p95 ≤ 50 ms", fmt.Sprintf("%.1f ms", s.ListP95ms), s.ListP95ms <= 50},
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+		{"webhooks ≥ 500 deliveries/s", fmt.Sprintf("%.0f/s", s.WebhooksPerS), s.WebhooksPerS >= 500},
+		{"writing the event ≤ 10 % of a key create", fmt.Sprintf("%.1f %%", 100*s.EventCost), s.EventCost <= 0.10},
 	}
 }
 
@@ -228,6 +235,8 @@ func (r *results) print(w io.Writer) {
 	for _, l := range r.List {
 		p("  %-11s %-44s p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (%d requests)", l.Name, l.Path, l.P50ms, l.P95ms, l.Maxms, l.Samples)
 	}
+	p("webhooks: %d deliveries to a local receiver in %.2f s (%.0f/s); POST /v1/api-keys server time, median of %d: %.2f ms with the event, %.2f ms without (%+.1f %%)",
+		r.Webhooks.Deliveries, r.Webhooks.Seconds, r.Webhooks.PerSecond, r.Webhooks.Creates, r.Webhooks.CreateWithMs, r.Webhooks.CreateWithoutMs, 100*r.Webhooks.EventCost)
 	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
 		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
 	p("")

@@ -135,3 +135,22 @@ func TestDisabledEndpointIsMailed(t *testing.T) {
 		t.Fatal("composed a mail for an event that sends none")
 	}
 }
+
+// TestLeakMailReadsTheAuditDetail: an api_key.leaked event written with its
+// audit row (the URL and source nested in detail) is mailed with both.
+func TestLeakMailReadsTheAuditDetail(t *testing.T) {
+	ev := model.Event{PublicID: "evt_2", Type: model.EventKeyLeaked,
+		Payload: `{"object":"api_key","id":"key_abc","name":"CI","detail":{"hint":"kw_live_4eC3…kZ3f","url":"https://github.com/acme/app/blob/main/.env","source":"github"}}`}
+	m, err := notify.ComposeEventMail(ev, "Acme", "https://keys.example.com", []string{"a@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"https://github.com/acme/app/blob/main/.env", "github", "kw_live_4eC3…kZ3f", "https://keys.example.com/settings/api-keys/key_abc"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("the leak mail lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.Subject != `[keyward] API key "CI" was found in public` {
+		t.Errorf("subject %q", m.Subject)
+	}
+}

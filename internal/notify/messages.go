@@ -36,6 +36,14 @@ type eventData struct {
 	URL       string `json:"url"`
 	Source    string `json:"source"`
 	Reason    string `json:"reason"`
+	// Detail is the audit detail of events written with an audited change
+	// (api_key.leaked from the leak handler): the same fields, nested.
+	Detail struct {
+		Hint      string `json:"hint"`
+		ExpiresAt string `json:"expires_at"`
+		URL       string `json:"url"`
+		Source    string `json:"source"`
+	} `json:"detail"`
 }
 
 // mailView is what the HTML template shows.
@@ -63,6 +71,16 @@ func ComposeEventMail(ev model.Event, teamName, baseURL string, to []string) (Me
 	var d eventData
 	if err := json.Unmarshal([]byte(ev.Payload), &d); err != nil {
 		return Message{}, fmt.Errorf("event %s: %w", ev.PublicID, err)
+	}
+	for _, f := range []struct {
+		top    *string
+		nested string
+	}{
+		{&d.Hint, d.Detail.Hint}, {&d.ExpiresAt, d.Detail.ExpiresAt}, {&d.URL, d.Detail.URL}, {&d.Source, d.Detail.Source},
+	} {
+		if *f.top == "" {
+			*f.top = f.nested
+		}
 	}
 	base := strings.TrimRight(baseURL, "/")
 	keyLink := base + "/settings/api-keys/" + url.PathEscape(d.ID)
@@ -92,6 +110,9 @@ func ComposeEventMail(ev model.Event, teamName, baseURL string, to []string) (Me
 		v.Lines = []string{keyLine}
 		if d.URL != "" {
 			v.Lines = append(v.Lines, "Where: "+d.URL)
+		}
+		if d.Source != "" {
+			v.Lines = append(v.Lines, "Reported by: "+d.Source)
 		}
 		v.Lines = append(v.Lines, "Check the key's page for what keyward did (revoked, or only reported, as the team's leak setting says) and replace it in your apps.")
 	case model.EventEndpointDisabled:
