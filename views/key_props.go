@@ -89,6 +89,8 @@ type KeyList struct {
 	// Reminders are notices above the table (expiring keys without e-mail,
 	// disabled webhook endpoints).
 	Reminders []string
+	// Leaks is the red notice of keys found in public, until acknowledged.
+	Leaks LeakNotices
 }
 
 // Pages is the number of pages.
@@ -180,6 +182,8 @@ type KeyDetails struct {
 	// Endpoints names the team's webhook endpoints by id.
 	Notify    []KeyEventDeliveries
 	Endpoints map[int64]string
+	// Leaks are the places where the key was found in public, newest first.
+	Leaks []model.KeyLeak
 }
 
 // KeyEventDeliveries is one event about a key and its deliveries.
@@ -296,6 +300,10 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyLeaked:
+		return "Found in public"
+	case model.ActionKeyLeakAcked:
+		return "Leak acknowledged"
 	}
 	return action
 }

@@ -39,6 +39,8 @@ type apiState struct {
 //	DELETE /v1/webhook-endpoints/:id   handleAPIWebhookDelete webhooks:write
 //	GET    /v1/webhook-endpoints/:id/deliveries handleAPIWebhookDeliveries webhooks:read
 //	POST   /v1/webhook-endpoints/:id/test       handleAPIWebhookTest webhooks:write
+//	POST   /v1/keys/report-leak        handleAPIReportLeak   (any key)
+//	POST   /v1/secret-scanning/github  handleSecretScanningGitHub (no key: signed by the scanner)
 //	GET    /openapi.json               handleOpenAPI
 //	GET    /docs                       handleDocs
 func (s *Server) apiRoutes(e *echo.Echo) {
@@ -47,6 +49,10 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 		verifyFailures: newFailLimiter(verifyFailEvery, verifyFailBurst),
 	}
 	s.api.docs, s.api.docsErr = apiDocs(openapi.JSON)
+
+	// Signed by the scanner, not authenticated by a key: registered before
+	// the group, whose key check it must not pass through.
+	e.POST("/v1/secret-scanning/github", s.handleSecretScanningGitHub)
 
 	g := e.Group("/v1", s.apiAuth)
 	readRoute(g, "/whoami", s.handleWhoami)
@@ -66,6 +72,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	g.DELETE("/webhook-endpoints/:id", s.handleAPIWebhookDelete, requireScope("webhooks:write"))
 	readRoute(g, "/webhook-endpoints/:id/deliveries", s.handleAPIWebhookDeliveries, requireScope("webhooks:read"))
 	g.POST("/webhook-endpoints/:id/test", s.handleAPIWebhookTest, requireScope("webhooks:write"))
+	g.POST("/keys/report-leak", s.handleAPIReportLeak)
 
 	e.GET("/openapi.json", s.handleOpenAPI)
 	e.GET("/docs", s.handleDocs, s.optionalUser)

@@ -68,10 +68,14 @@ func (s *Server) handleKeyList(c echo.Context) error {
 		}
 		return render(c, http.StatusOK, views.KeyTable(l))
 	}
+	ch := s.chrome(c, "api-keys")
+	if l.Leaks, err = s.leakNotices(c, ch.TeamName); err != nil {
+		return err
+	}
 	if l.Reminders, err = s.keyReminders(c); err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.KeyListPage(s.chrome(c, "api-keys"), l))
+	return render(c, http.StatusOK, views.KeyListPage(ch, l))
 }
 
 // keyReminders are the notices at the top of the key table: keys expiring

@@ -71,6 +71,45 @@ func (t *txn) eventFromAudit(teamID int64, actor model.Actor, action, targetID, 
 	return err
 }
 
+// eventsFromAudits writes, in one batch, the outbox events that a batch of
+// audit events implies (the same as eventFromAudit does for one).
+func (t *txn) eventsFromAudits(audits []model.AuditEvent) error {
+	if t.s.skipEvents {
+		return nil
+	}
+	var evs []model.Event
+	for _, a := range audits {
+		if !model.IsEventType(a.Action) {
+			continue
+		}
+		data := map[string]any{"object": objectOf(a.Action), "id": a.TargetID, "name": a.TargetName}
+		if a.ActorLabel != "" {
+			kind := "user"
+			if a.ActorKeyID != nil {
+				kind = "api_key"
+			}
+			data["actor"] = map[string]any{"type": kind, "label": a.ActorLabel}
+		}
+		if len(a.Detail) > 0 {
+			data["detail"] = a.Detail
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", a.Action, err)
+		}
+		evs = append(evs, model.Event{PublicID: newID("evt"), TeamID: a.TeamID, Type: a.Action, TargetID: a.TargetID,
+			Payload: string(b), CreatedAt: t.s.Now()})
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := t.CreateInBatches(&evs, 500).Error; err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	t.events += len(evs)
+	return nil
+}
+
 func objectOf(action string) string {
 	for i := 0; i < len(action); i++ {
 		if action[i] == '.' {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,44 @@ func holdAdvisoryLock(t *testing.T, dsn string, id int64) (release func()) {
 	}
 	t.Cleanup(release)
 	return release
+}
+
+// TestLeaksWriteEvents: a recorded leak writes api_key.leaked (with the URL
+// and source) and, when the key is revoked for it, api_key.revoked to the
+// outbox in the same transaction; a sighting already recorded writes none.
+func TestLeaksWriteEvents(t *testing.T) {
+	testdb.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		c := &clock{time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+		st := mustOpen(t, dsn, c)
+		owner, team := mustSetup(t, st, "owner@example.com", "Acme")
+		k, raw := newKey(t, team.ID, "CI", model.PermReadAll, nil)
+		if err := st.CreateKey(ctx, k, model.UserActor(owner, "")); err != nil {
+			t.Fatal(err)
+		}
+		sight := []model.Sighting{{Hash: k.KeyHash, URL: "https://example.com/leak", Source: "commit"}}
+		for range 2 {
+			if _, err := st.RecordLeaks(ctx, sight, model.Actor{Label: "GitHub secret scanning"}, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, err := st.FindEvents(ctx, store.EventFilter{TeamID: team.ID, TargetID: k.PublicID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, ev := range evs {
+			types = append(types, ev.Type)
+			if strings.Contains(ev.Payload, raw) || strings.Contains(ev.Payload, k.KeyHash) {
+				t.Fatalf("%s carries the key or its hash", ev.Type)
+			}
+			if ev.Type == model.EventKeyLeaked && (!strings.Contains(ev.Payload, "https://example.com/leak") || !strings.Contains(ev.Payload, `"source":"commit"`)) {
+				t.Fatalf("leaked payload %s", ev.Payload)
+			}
+		}
+		slices.Sort(types)
+		if want := "api_key.created,api_key.leaked,api_key.revoked"; strings.Join(types, ",") != want {
+			t.Fatalf("events %v, want %s", types, want)
+		}
+	})
 }
