@@ -62,6 +62,21 @@ type Store struct {
 	onEvents  []func()
 
 	skipEvents bool
+	// writeMu queues write transactions on SQLite, which has one writer
+	// at a time: waiting here is first come, first served, while SQLite's
+	// busy handler lets one writer win again and again until another's
+	// busy timeout runs out.
+	writeMu sync.Mutex
+}
+
+// lockWrites takes the SQLite write queue (a no-op on PostgreSQL) and
+// returns its release.
+func (s *Store) lockWrites() func() {
+	if s.dialect != SQLite {
+		return func() {}
+	}
+	s.writeMu.Lock()
+	return s.writeMu.Unlock
 }
 
 // Dialect reports which database the store runs on.
@@ -218,6 +233,7 @@ func (t *txn) notifyKeys(hashes []string) error {
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	var changed []string
 	events := 0
+	unlock := s.lockWrites()
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		t := &txn{DB: db, s: s}
 		if err := fn(t); err != nil {
@@ -226,6 +242,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		changed, events = t.changed, t.events
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return translate(err)
 	}
