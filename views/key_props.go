@@ -165,6 +165,17 @@ type KeyReveal struct {
 	Raw    string
 	Dialog bool
 	Now    time.Time
+	// Old is the key this one replaced, for the reveal of a roll; nil
+	// after a create.
+	Old *model.APIKey
+}
+
+// Title is the reveal's heading.
+func (r KeyReveal) Title() string {
+	if r.Old != nil {
+		return "API key rolled"
+	}
+	return "API key created"
 }
 
 // KeyDetails is a key's details page.
@@ -178,6 +189,8 @@ type KeyDetails struct {
 	// Refused is the calls refused since the key was revoked or expired
 	// (views/key_activity.go).
 	Refused RefusedCalls
+	// RotationDays is the team's rotation policy (0: off).
+	RotationDays int
 	// Notify is the key's events with their deliveries, newest first;
 	// Endpoints names the team's webhook endpoints by id.
 	Notify    []KeyEventDeliveries
@@ -300,6 +313,8 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyRolled:
+		return "Rolled"
 	case model.ActionKeyLeaked:
 		return "Found in public"
 	case model.ActionKeyLeakAcked:
@@ -364,4 +379,14 @@ func shortActor(label string) string {
 		return label
 	}
 	return string(r[:23]) + "…"
+}
+
+// anyRoutes reports whether any resource has gateway routes.
+func anyRoutes(rs []model.Resource) bool {
+	for _, r := range rs {
+		if len(r.Routes) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -64,12 +64,16 @@ type Server struct {
 	closers  []func(ctx context.Context) error
 	// acc is sign-in state: sessions, the login limiter (web/session.go).
 	acc *accounts
+	// sso is the single sign-on provider, once discovered (web/oidc.go).
+	sso ssoProvider
 	// keyForms remembers used create-key form tokens (web/key_create.go).
 	keyForms *formTokens
 	// The /v1 API's key checks, last-used recording and limits (web/api_routes.go).
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// gw is the gateway (web/gateway.go); nil without KEYWARD_UPSTREAM.
+	gw *gateway
 	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).
 	scanKeys *secretscan.Keys
 	// box seals webhook signing secrets; nil without an encryption key.
@@ -139,6 +143,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	s.echo = e
 	s.routes()
+	s.newGateway()
 	if opts.Extra != nil {
 		opts.Extra(e)
 	}
