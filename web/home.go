@@ -26,6 +26,7 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.POST("/password/forgot", s.handleForgotPassword)
 	e.GET("/password/reset/:token", s.handleResetPasswordForm)
 	e.POST("/password/reset/:token", s.handleResetPassword)
+	s.twoFactorRoutes(e)
 	e.GET("/account/password", s.handleAccountPasswordForm, s.requireUser)
 	e.POST("/account/password", s.handleAccountPassword, s.requireUser)
 

@@ -22,9 +22,9 @@ type membersFixture struct {
 	admin, member, outside model.Membership
 }
 
-func newMembersFixture(t *testing.T) *membersFixture {
+func newMembersFixture(t *testing.T, opts ...testAppOption) *membersFixture {
 	t.Helper()
-	app := newTestApp(t)
+	app := newTestApp(t, opts...)
 	f := &membersFixture{app: app}
 	f.owner, f.acme = app.setup(t, "owner@example.com", testPassword, "Acme")
 	f.admin = app.newMember(t, f.acme.ID, "admin@example.com", model.RoleAdmin)

@@ -77,8 +77,9 @@ func randomToken() string {
 }
 
 // handleOIDCLogin serves GET /auth/oidc/login: it starts single sign-on
-// (authorization code flow with PKCE, state and nonce kept in the
-// server-side session) and sends the browser to the provider.
+// (authorization code flow with PKCE; state, nonce and verifier kept in the
+// session, which before sign-in is its signed, encrypted cookie) and sends
+// the browser to the provider.
 func (s *Server) handleOIDCLogin(c echo.Context) error {
 	if !s.cfg.OIDC.Enabled() {
 		return echo.ErrNotFound

@@ -63,6 +63,8 @@ type User struct {
 	TOTPKeyID     string     `gorm:"column:totp_key_id" json:"-"`
 	TOTPEnabledAt *time.Time `gorm:"column:totp_enabled_at"`
 	TOTPLastStep  int64      `gorm:"column:totp_last_step" json:"-"`
+	// RemindersOff: the person turned e-mailed expiry and rotation reminders off.
+	RemindersOff bool
 }
 
 // TwoFactor reports whether the user has two-factor authentication on.
