@@ -36,12 +36,15 @@ var (
 		Message: "API keys in the URL (?key=) are turned off. Send the key in the X-API-Key header or as Authorization: Bearer <key>."}}
 	errTwoKeys = echo.NewHTTPError(http.StatusBadRequest,
 		"The request carries two different API keys. Send exactly one, in the X-API-Key header or as Authorization: Bearer <key>.")
-	errTooManyKeyFailures = &apiError{code: "rate_limited", err: model.Errorf(model.ETOOMANY,
-		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again.")}
+	errTooManyKeyFailures = &apiError{code: "too_many_failures", err: model.Errorf(model.ETOOMANY,
+		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again with a valid key.")}
 )
 
-// Failed key checks per client IP: a burst, then one every interval. An IP
-// over its allowance gets 429 on /v1 until a token is back.
+// Failed key checks per client IP: a burst, then one every interval. A
+// failing check from an IP over its allowance gets 429 too_many_failures
+// instead of 401 until a token is back. Only failures are limited: a valid
+// key is always let through, so a bad client behind the same NAT or proxy
+// shuts nobody else out.
 const (
 	keyFailBurst    = 30
 	keyFailEvery    = 2 * time.Second
@@ -105,17 +108,15 @@ func keyActor(c echo.Context) model.Actor {
 // apiAuth authenticates every /v1 request by its API key: one credential,
 // checked for shape and checksum before any cache or database work, then
 // verified (cached). Missing, malformed, unknown, expired and revoked keys
-// all get the same 401; each failure spends a token of the client IP, and
-// an IP out of tokens gets 429. A store outage on an uncached key is 503.
-// Every accepted request, and every refused real key, is recorded for
-// last-used and usage counts.
+// all get the same 401; each failure spends a token of the client IP, and a
+// failure from an IP out of tokens gets 429 too_many_failures. A valid key
+// is never refused for its address's failures. A store outage on an
+// uncached key is 503. Every accepted request, and every refused real key,
+// is recorded for last-used and usage counts.
 func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ip := c.RealIP()
 		now := s.now()
-		if d := s.api.keyFailures.wait(ip, now); d > 0 {
-			return limited(c, d)
-		}
 		raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 		if err == nil {
 			var k *verify.Verified
@@ -133,6 +134,9 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if model.ErrorCode(err) == model.EUNAUTHORIZED {
+			if d := s.api.keyFailures.wait(ip, now); d > 0 {
+				return limited(c, d)
+			}
 			s.api.keyFailures.failed(ip, now)
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
 		}
@@ -190,21 +194,35 @@ func apiCredential(r *http.Request, allowQuery bool) (string, error) {
 }
 
 // requireScope lets a request through only if its key grants scope
-// ("resource:read" or "resource:write"); otherwise 403 insufficient_scope,
-// naming the scope. Routes follow DESIGN.md: GET needs read, other methods
-// write (POST /v1/keys/verify, which changes nothing, needs read).
-func requireScope(scope string) echo.MiddlewareFunc {
-	resource, access, _ := strings.Cut(scope, ":")
-	need := model.Access(access)
-	challenge := `Bearer error="insufficient_scope", scope="` + scope + `"`
+// ("resource:read" or "resource:write") or one of the alternatives;
+// otherwise 403 insufficient_scope, naming the scope. Routes follow
+// DESIGN.md: GET needs read, other methods write (POST /v1/keys/verify,
+// which changes nothing, needs read).
+func requireScope(scope string, alternatives ...string) echo.MiddlewareFunc {
+	type need struct {
+		resource string
+		access   model.Access
+	}
+	var needs []need
+	for _, sc := range append([]string{scope}, alternatives...) {
+		resource, access, _ := strings.Cut(sc, ":")
+		needs = append(needs, need{resource, model.Access(access)})
+	}
+	challenge := `Bearer error="insufficient_scope", scope="` + strings.Join(append([]string{scope}, alternatives...), " ") + `"`
+	msg := "This key lacks the " + scope + " scope, which this request needs."
+	if len(alternatives) > 0 {
+		msg = "This key lacks the " + scope + " scope (or " + strings.Join(alternatives, " or ") + "), which this request needs."
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !apiKey(c).Allows(resource, need) {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
-				return &apiError{code: "insufficient_scope", err: model.Errorf(model.EFORBIDDEN,
-					"This key lacks the %s scope, which this request needs.", scope)}
+			k := apiKey(c)
+			for _, n := range needs {
+				if k.Allows(n.resource, n.access) {
+					return next(c)
+				}
 			}
-			return next(c)
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+			return &apiError{code: "insufficient_scope", err: model.Errorf(model.EFORBIDDEN, "%s", msg)}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,11 +12,11 @@ import (
 
 // apiKeyCreateBody is the body of POST /v1/api-keys.
 type apiKeyCreateBody struct {
-	Name        string     `json:"name"`
-	Environment string     `json:"environment"`
-	Permission  string     `json:"permission"`
-	Scopes      []string   `json:"scopes"`
-	ExpiresAt   *time.Time `json:"expires_at"`
+	Name        string          `json:"name"`
+	Environment json.RawMessage `json:"environment"`
+	Permission  string          `json:"permission"`
+	Scopes      []string        `json:"scopes"`
+	ExpiresAt   *time.Time      `json:"expires_at"`
 }
 
 // apiKeyCreatedJSON is the new key with its value, shown this once.
@@ -33,12 +34,18 @@ func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	if b.Environment == "" {
-		b.Environment = model.EnvLive
+	// Absent means live; null, "" or anything but a string is refused
+	// rather than guessed.
+	env := model.EnvLive
+	if b.Environment != nil {
+		if err := json.Unmarshal(b.Environment, &env); err != nil || string(b.Environment) == "null" || env == "" {
+			msg := "environment must be \"live\" or \"test\" (leave it out for live)."
+			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"environment": msg}}
+		}
 	}
 	now := s.now().UTC()
 	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
-		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
+		Name: b.Name, Environment: env, Permission: model.PermissionSet(b.Permission),
 		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt,
 	}, now)
 	if err != nil {

@@ -36,17 +36,19 @@ const (
 // key in the body a usable key of the caller's team, with the scope asked
 // for (optional)? The answer is 200 either way: {"valid":true,…} or
 // {"valid":false,"code":"INVALID"|"INSUFFICIENT_SCOPE"}. Keys of other teams
-// are INVALID. Each INVALID verdict spends a token of the client IP; an IP
-// out of tokens gets 429. Checks go through the same cache as /v1 itself,
+// are INVALID. Each INVALID verdict spends a token of the client IP; an
+// INVALID verdict for an IP out of tokens is 429 too_many_failures instead
+// (a valid key is always answered). Checks go through the same cache as /v1 itself,
 // and a valid key's use is recorded as a use.
 func (s *Server) handleKeyVerify(c echo.Context) error {
 	ip, now := c.RealIP(), s.now()
-	if d := s.api.verifyFailures.wait(ip, now); d > 0 {
-		return limited(c, d)
-	}
 	var b apiVerifyBody
 	if err := decodeJSON(c, &b); err != nil {
 		return err
+	}
+	if strings.TrimSpace(b.Key) == "" {
+		msg := "key is required: the API key to check."
+		return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"key": msg}}
 	}
 	var res string
 	var acc model.Access
@@ -67,6 +69,10 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	case model.ErrorCode(err) == model.EUNAUTHORIZED:
 		if k != nil {
 			s.recorder.RecordRefused(k.ID(), ip, now)
+		}
+		// Only INVALID verdicts are limited: a valid key is always answered.
+		if d := s.api.verifyFailures.wait(ip, now); d > 0 {
+			return limited(c, d)
 		}
 		s.api.verifyFailures.failed(ip, now)
 		return c.JSON(http.StatusOK, apiVerifyJSON{Code: verifyInvalid})

@@ -31,7 +31,7 @@ type apiState struct {
 //	POST   /v1/api-keys/:id/revoke     handleAPIKeyRevoke    api_keys:write
 //	GET    /v1/members                 handleAPIMemberList   members:read
 //	GET    /v1/audit-log               handleAPIAuditLog     audit_log:read
-//	POST   /v1/keys/verify             handleKeyVerify       api_keys:read
+//	POST   /v1/keys/verify             handleKeyVerify       key_verification:read or api_keys:read
 //	GET    /openapi.json               handleOpenAPI
 //	GET    /docs                       handleDocs
 func (s *Server) apiRoutes(e *echo.Echo) {
@@ -51,7 +51,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	g.POST("/api-keys/:id/revoke", s.handleAPIKeyRevoke, requireScope("api_keys:write"))
 	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
 	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
-	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
+	g.POST("/keys/verify", s.handleKeyVerify, requireScope("key_verification:read", "api_keys:read"))
 
 	e.GET("/openapi.json", s.handleOpenAPI)
 	e.GET("/docs", s.handleDocs, s.optionalUser)

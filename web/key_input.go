@@ -83,8 +83,9 @@ func EditKey(c *model.Catalog, in KeyInput, now time.Time) (model.KeyUpdate, err
 }
 
 // ValidKeyName trims name and checks that it has 1 to model.MaxKeyNameLen
-// characters (any Unicode, but no control characters). It returns EINVALID
-// with the field "name".
+// characters (any Unicode, but no control characters and none of the
+// invisible direction and zero-width characters of model.IsDeceptiveRune).
+// It returns EINVALID with the field "name".
 func ValidKeyName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	msg := ""
@@ -95,6 +96,8 @@ func ValidKeyName(name string) (string, error) {
 		msg = "Keep the name to 100 characters or fewer."
 	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
 		msg = "The name can't contain control characters or invalid text."
+	default:
+		msg = model.DeceptiveTextMessage("The name", name)
 	}
 	if msg != "" {
 		return "", &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"name": msg}}

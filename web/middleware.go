@@ -145,6 +145,10 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.cfg.CookieSecure {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
+		if isAPI(c) {
+			// No /v1 answer, error or not, is kept by a cache (DESIGN.md, API contract).
+			h.Set("Cache-Control", "no-store")
+		}
 		return next(c)
 	}
 }

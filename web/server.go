@@ -61,6 +61,8 @@ type Server struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// routeTable tells real routes from catch-all 404s (web/methods.go).
+	routeTable routeTable
 }
 
 // New builds the server and registers every route.

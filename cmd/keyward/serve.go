@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -103,6 +104,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
 	}
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, srv.MetricsHandler())
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stop()
+		log.Info("metrics serving", "addr", cfg.MetricsAddr)
+	}
 	log.Info("keyward serving", "version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
 	err = srv.Serve(ctx, ln, drain)
 	if cerr := srv.Close(context.Background()); cerr != nil {
@@ -110,6 +120,19 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	log.Info("keyward stopped")
 	return err
+}
+
+// serveMetrics serves /metrics on a listener of its own
+// (KEYWARD_METRICS_ADDR) until stop is called.
+func serveMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("KEYWARD_METRICS_ADDR=%s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: web.MaxHeaderBytes}
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }
 
 func runMigrate(ctx context.Context, e *env, args []string) error {

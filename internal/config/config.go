@@ -40,6 +40,12 @@ type Config struct {
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
 	LogFormat             string
+	// MetricsToken, when set, lets /metrics answer on the main listener to
+	// requests bearing it (Authorization: Bearer <token>).
+	MetricsToken string
+	// MetricsAddr, when set, is a separate listener that serves /metrics.
+	// Neither set: /metrics is not served at all.
+	MetricsAddr string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -72,6 +78,8 @@ var settings = []setting{
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
+	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -167,6 +175,15 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	c.MetricsToken, c.MetricsAddr = get("KEYWARD_METRICS_TOKEN"), get("KEYWARD_METRICS_ADDR")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("KEYWARD_METRICS_TOKEN: expected at least 16 characters (e.g. the output of `openssl rand -hex 32`)"))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := splitAddr(c.MetricsAddr); err != nil || port == "" {
+			bad("KEYWARD_METRICS_ADDR", "expected host:port or :port, e.g. 127.0.0.1:9090", c.MetricsAddr)
+		}
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)

@@ -12,8 +12,12 @@ import (
 
 // CreateKey inserts k (whose KeyHash, Hint and PublicID the caller made) and
 // writes api_key.created in the same transaction. It returns ECONFLICT on a
-// duplicate hash or public id.
+// duplicate hash or public id, and EFORBIDDEN when an acting key may not
+// create it (model.Actor.MayCreate).
 func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Actor) error {
+	if err := actor.MayCreate(*k); err != nil {
+		return err
+	}
 	now := s.Now()
 	k.CreatedAt, k.UpdatedAt = now, now
 	k.CreatedBy = actor.Label
@@ -126,12 +130,13 @@ func (s *Store) FindKeys(ctx context.Context, f model.KeyFilter) ([]model.APIKey
 }
 
 // UpdateKey changes a key's name, permission and expiry (never its value) and
-// writes api_key.updated. It returns ENOTFOUND for another team's key and
-// ECONFLICT for a revoked key, which cannot be edited.
+// writes api_key.updated. It returns ENOTFOUND for another team's key,
+// EFORBIDDEN for a key the acting key may not manage, and ECONFLICT for a
+// revoked key, which cannot be edited.
 func (s *Store) UpdateKey(ctx context.Context, teamID int64, publicID string, u model.KeyUpdate, actor model.Actor) (model.APIKey, error) {
 	var k model.APIKey
 	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lockKey(teamID, publicID, &k); err != nil {
+		if err := tx.lockKey(teamID, publicID, actor, &k); err != nil {
 			return err
 		}
 		if k.RevokedAt != nil {
@@ -179,12 +184,13 @@ func (s *Store) UpdateKey(ctx context.Context, teamID int64, publicID string, u 
 
 // RevokeKey revokes a key for good and writes api_key.revoked; the verify
 // caches of every instance are told before it returns on this instance and
-// through NOTIFY on the others. It returns ENOTFOUND for another team's key
-// and ECONFLICT if the key is revoked already.
+// through NOTIFY on the others. It returns ENOTFOUND for another team's key,
+// EFORBIDDEN for a key the acting key may not manage, and ECONFLICT if the
+// key is revoked already.
 func (s *Store) RevokeKey(ctx context.Context, teamID int64, publicID string, actor model.Actor) (model.APIKey, error) {
 	var k model.APIKey
 	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lockKey(teamID, publicID, &k); err != nil {
+		if err := tx.lockKey(teamID, publicID, actor, &k); err != nil {
 			return err
 		}
 		if k.RevokedAt != nil {
@@ -217,7 +223,7 @@ func (s *Store) RevokeKeys(ctx context.Context, teamID int64, publicIDs []string
 	err := s.inTx(ctx, func(tx *txn) error {
 		for _, id := range publicIDs {
 			var k model.APIKey
-			if err := tx.lockKey(teamID, id, &k); err != nil {
+			if err := tx.lockKey(teamID, id, actor, &k); err != nil {
 				return err
 			}
 			if k.RevokedAt != nil {
@@ -234,11 +240,12 @@ func (s *Store) RevokeKeys(ctx context.Context, teamID int64, publicIDs []string
 }
 
 // DeleteKey removes a key and writes api_key.deleted (the event keeps the
-// key's id, name and hint). It returns ENOTFOUND for another team's key.
+// key's id, name and hint). It returns ENOTFOUND for another team's key and
+// EFORBIDDEN for a key the acting key may not manage.
 func (s *Store) DeleteKey(ctx context.Context, teamID int64, publicID string, actor model.Actor) (model.APIKey, error) {
 	var k model.APIKey
 	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lockKey(teamID, publicID, &k); err != nil {
+		if err := tx.lockKey(teamID, publicID, actor, &k); err != nil {
 			return err
 		}
 		if err := tx.Where("id = ?", k.ID).Delete(&model.APIKey{}).Error; err != nil {
@@ -252,8 +259,10 @@ func (s *Store) DeleteKey(ctx context.Context, teamID int64, publicID string, ac
 	return k, err
 }
 
-// lockKey loads the team's key for update, or returns ENOTFOUND.
-func (t *txn) lockKey(teamID int64, publicID string, k *model.APIKey) error {
+// lockKey loads the team's key for update, or returns ENOTFOUND; an acting
+// key that may not manage it (model.Actor.MayManage: a narrower key, or a
+// test key and a live key) gets EFORBIDDEN, checked under the row lock.
+func (t *txn) lockKey(teamID int64, publicID string, actor model.Actor, k *model.APIKey) error {
 	q := t.Where("team_id = ? AND public_id = ?", teamID, publicID)
 	if t.s.dialect == Postgres {
 		q = q.Clauses(forUpdate)
@@ -264,5 +273,5 @@ func (t *txn) lockKey(teamID int64, publicID string, k *model.APIKey) error {
 		}
 		return err
 	}
-	return nil
+	return actor.MayManage(*k)
 }
