@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,12 +245,17 @@ func TestAPIAnotherTeamsKeyIsNotFound(t *testing.T) {
 func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 	app := newAPIApp(t)
 	_, other := app.key(t, app.team.ID, model.PermReadAll)
-	resources := []string{"api_keys", "members", "audit_log"}
+	resources := []string{"api_keys", "members", "audit_log", "key_verification"}
 	for _, op := range documentedOperations(t) {
 		resource, access, _ := strings.Cut(op.scope, ":")
-		var without []string // every scope of the catalog but the one needed
+		var without []string // every scope of the catalog but the ones that allow it
 		for _, r := range resources {
-			if r != resource {
+			if slices.ContainsFunc(op.alternatives, func(a string) bool { return strings.HasPrefix(a, r+":") }) {
+				continue
+			}
+			if r == "key_verification" && r != resource {
+				without = append(without, r+":read") // read only
+			} else if r != resource {
 				without = append(without, r+":write")
 			} else if access == "write" {
 				without = append(without, r+":read")
@@ -269,6 +275,9 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 			cases = append(cases,
 				keyCase{"restricted with " + op.scope, model.PermRestricted, []string{op.scope}, true},
 				keyCase{"restricted without " + op.scope, model.PermRestricted, without, false})
+			for _, alt := range op.alternatives {
+				cases = append(cases, keyCase{"restricted with " + alt, model.PermRestricted, []string{alt}, true})
+			}
 		}
 		for _, kc := range cases {
 			_, raw := app.key(t, app.team.ID, kc.set, kc.scopes...)
@@ -290,6 +299,8 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 				if res.StatusCode >= 300 {
 					t.Fatalf("%s %s with %s: %d %s", op.method, op.path, kc.name, res.StatusCode, res.Body)
 				}
+			} else if op.method == http.MethodHead {
+				res.wantStatus(t, http.StatusForbidden) // the same answer as GET, without its body
 			} else {
 				e := res.wantError(t, http.StatusForbidden, "insufficient_scope")
 				if !strings.Contains(e.Error.Message, op.scope) {
