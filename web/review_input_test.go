@@ -102,31 +102,31 @@ func TestAPIBodiesAreStrict(t *testing.T) {
 // take to another site into "/".
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
-		"/settings/api-keys":                    "/settings/api-keys",
-		"/settings/api-keys?q=a%20b&page=2":     "/settings/api-keys?q=a%20b&page=2",
-		"/settings/api-keys/key_1#usage":        "/settings/api-keys/key_1#usage",
-		"/%2F%2Fevil.example":                   "/",
-		"/%252F%252Fevil.example":               "/%252F%252Fevil.example", // a path named "%2F%2Fevil.example"
-		"/%5Cevil.example":                      "/%5Cevil.example",        // a path named "\evil.example"
-		"":                                      "/",
-		"//evil.example":                        "/",
-		"///evil.example":                       "/",
-		"/\\evil.example":                       "/",
-		"\\/evil.example":                       "/",
-		"/\t/evil.example/x":                    "/",
-		"/\n/evil.example":                      "/",
-		"/\r/evil.example":                      "/",
-		"/ \t/evil.example":                     "/",
-		"/\x00/evil.example":                    "/",
-		"/\x7f/evil.example":                    "/",
-		"/\u0085/evil.example":                  "/",
-		"/path\\with\\backslashes":              "/",
-		"https://evil.example/":                 "/",
-		"http:/evil.example":                    "/",
-		"javascript:alert(1)":                   "/",
-		"evil.example":                          "/",
-		" /settings":                            "/",
-		"/\xff":                                 "/",
+		"/settings/api-keys":                "/settings/api-keys",
+		"/settings/api-keys?q=a%20b&page=2": "/settings/api-keys?q=a%20b&page=2",
+		"/settings/api-keys/key_1#usage":    "/settings/api-keys/key_1#usage",
+		"/%2F%2Fevil.example":               "/",
+		"/%252F%252Fevil.example":           "/%252F%252Fevil.example", // a path named "%2F%2Fevil.example"
+		"/%5Cevil.example":                  "/%5Cevil.example",        // a path named "\evil.example"
+		"":                                  "/",
+		"//evil.example":                    "/",
+		"///evil.example":                   "/",
+		"/\\evil.example":                   "/",
+		"\\/evil.example":                   "/",
+		"/\t/evil.example/x":                "/",
+		"/\n/evil.example":                  "/",
+		"/\r/evil.example":                  "/",
+		"/ \t/evil.example":                 "/",
+		"/\x00/evil.example":                "/",
+		"/\x7f/evil.example":                "/",
+		"/\u0085/evil.example":              "/",
+		"/path\\with\\backslashes":          "/",
+		"https://evil.example/":             "/",
+		"http:/evil.example":                "/",
+		"javascript:alert(1)":               "/",
+		"evil.example":                      "/",
+		" /settings":                        "/",
+		"/\xff":                             "/",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
