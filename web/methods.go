@@ -56,7 +56,7 @@ func addHeadRoutes(e *echo.Echo) {
 		c := e.NewContext(nil, nil)
 		e.Router().Find(http.MethodGet, r.Path, c)
 		if c.Path() != r.Path {
-			panic("web: HEAD for GET " + r.Path + " would reach " + c.Path())
+			continue // a pattern that does not find itself; TestHeadOnEveryGetRoute names it
 		}
 		e.Add(http.MethodHead, r.Path, c.Handler())
 		head[r.Path] = true
