@@ -38,8 +38,9 @@ const (
 // {"valid":false,"code":"INVALID"|"INSUFFICIENT_SCOPE"}. Keys of other teams
 // are INVALID. Each INVALID verdict spends a token of the client IP; an
 // INVALID verdict for an IP out of tokens is 429 too_many_failures instead
-// (a valid key is always answered). Checks go through the same cache as /v1 itself,
-// and a valid key's use is recorded as a use.
+// (a valid key is always answered). Checks go through the same cache as
+// /v1 itself, and a valid key's use is recorded as a use. The key to check
+// is required (422 without it).
 func (s *Server) handleKeyVerify(c echo.Context) error {
 	ip, now := c.RealIP(), s.now()
 	var b apiVerifyBody
