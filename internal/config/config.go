@@ -46,6 +46,9 @@ type Config struct {
 	// MetricsAddr, when set, is a separate listener that serves /metrics.
 	// Neither set: /metrics is not served at all.
 	MetricsAddr string
+	// SecretScanningKeys is the file of secret scanners' public keys
+	// (GitHub's public_keys JSON format); "" turns the scanning endpoint off.
+	SecretScanningKeys string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -80,6 +83,7 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
 	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
 	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
+	{"KEYWARD_SECRET_SCANNING_KEYS", "secret-scanning-keys", "", "file of secret scanners' public keys (GitHub's public_keys JSON), reloaded on SIGHUP"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -120,6 +124,8 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+
+		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {
