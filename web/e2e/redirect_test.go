@@ -63,8 +63,13 @@ func TestSignInStaysOnTheSite(t *testing.T) {
 		}
 		tb.waitJS("the sign-in form", `document.querySelector('form[action="/login"]')`)
 		if viaForm {
-			eval[string](tb, `document.querySelector('form[action="/login"] input[name=next]').value = decodeURIComponent(`+
-				strconv.Quote(next)+`)`)
+			// The form has the field only when next is a path to keep.
+			eval[string](tb, `(() => {
+			  const f = document.querySelector('form[action="/login"]');
+			  let i = f.querySelector("input[name=next]");
+			  if (!i) { i = document.createElement("input"); i.type = "hidden"; i.name = "next"; f.append(i); }
+			  return i.value = decodeURIComponent(`+strconv.Quote(next)+`);
+			})()`)
 		}
 		tb.typeInto("#email", ownerEmail)
 		tb.typeInto("#password", password)
