@@ -67,6 +67,8 @@ type Server struct {
 	api      *apiState
 	// routeTable tells real routes from catch-all 404s (web/methods.go).
 	routeTable routeTable
+	// gw is the gateway (web/gateway.go); nil without KEYWARD_UPSTREAM.
+	gw *gateway
 	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).
 	scanKeys *secretscan.Keys
 }
@@ -117,6 +119,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	s.echo = e
 	s.routes()
+	s.newGateway()
 	if opts.Extra != nil {
 		opts.Extra(e)
 	}

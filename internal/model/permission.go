@@ -70,6 +70,8 @@ type Resource struct {
 	// with no write operations (the picker then offers None/Read only).
 	// Empty means read and write.
 	Access []Access `yaml:"access,omitempty" json:"access,omitempty"`
+	// Routes are the gateway's path patterns for this resource (see Route).
+	Routes []string `yaml:"routes" json:"routes,omitempty"`
 }
 
 // ReadOnly reports whether the resource offers read access only.
