@@ -294,6 +294,8 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 				body = `{"name":"made","permission":"restricted","scopes":["api_keys:read"]}`
 			case "updateKey":
 				body = `{"name":"renamed"}`
+			case "rollKey":
+				body = `{"expire_old_in":"1h"}`
 			case "verifyKey":
 				body = map[string]string{"key": other, "scope": "members:read"}
 			case "reportLeak":
