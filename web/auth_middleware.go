@@ -155,7 +155,8 @@ func (s *Server) hasUsers(ctx context.Context) (bool, error) {
 // so "/<TAB>/evil.example" and "/\evil.example" lead to another site as
 // surely as "//evil.example" does: next must start with one slash, hold no
 // control character and no backslash anywhere, be valid UTF-8, and parse as
-// a path with no scheme, host or user.
+// a path with no scheme, host or user (whose decoded form holds no control
+// character either).
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") ||
 		!utf8.ValidString(next) || strings.ContainsFunc(next, unicode.IsControl) {
@@ -163,7 +164,7 @@ func safeNext(next string) string {
 	}
 	u, err := url.Parse(next)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
-		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.ContainsFunc(u.Path, unicode.IsControl) {
 		return "/"
 	}
 	return next

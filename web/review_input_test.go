@@ -108,6 +108,7 @@ func TestSafeNext(t *testing.T) {
 		"/%2F%2Fevil.example":               "/",
 		"/%252F%252Fevil.example":           "/%252F%252Fevil.example", // a path named "%2F%2Fevil.example"
 		"/%5Cevil.example":                  "/%5Cevil.example",        // a path named "\evil.example"
+		"/%09/evil.example":                 "/",
 		"":                                  "/",
 		"//evil.example":                    "/",
 		"///evil.example":                   "/",
