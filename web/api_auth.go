@@ -104,11 +104,13 @@ func keyActor(c echo.Context) model.Actor {
 
 // apiAuth authenticates every /v1 request by its API key: one credential,
 // checked for shape and checksum before any cache or database work, then
-// verified (cached). Missing, malformed, unknown, expired and revoked keys
-// all get the same 401; each failure spends a token of the client IP, and
-// an IP out of tokens gets 429. A store outage on an uncached key is 503.
-// Every accepted request, and every refused real key, is recorded for
-// last-used and usage counts.
+// verified (cached) and held to its restrictions, all through
+// verify.Authorize, the one enforcement point. Missing, malformed, unknown,
+// expired and revoked keys all get the same 401; each such failure spends a
+// token of the client IP, and an IP out of tokens gets 429. A restriction
+// refuses with 403 ip_not_allowed or referrer_not_allowed, or 429
+// rate_limited or quota_exceeded. A store outage on an uncached key is 503.
+// The route's scope is checked after, by requireScope.
 func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ip := c.RealIP()
@@ -118,18 +120,18 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 		if err == nil {
-			var k *verify.Verified
-			k, err = s.verifier.Check(c.Request().Context(), raw)
-			if err == nil {
-				s.recorder.Record(k.ID(), ip, now)
-				c.Set(apiKeyContextKey, k)
+			d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, "", ""))
+			switch d.Code {
+			case verify.OK:
+				s.rateHeaders(c.Response().Header(), d)
+				c.Set(apiKeyContextKey, d.Key)
 				return next(c)
-			}
-			if k != nil {
-				s.recorder.RecordRefused(k.ID(), ip, now)
-			}
-			if model.ErrorCode(err) == model.EUNAUTHORIZED {
+			case verify.Invalid:
 				err = errInvalidKey
+			case verify.Unavailable:
+				err = d.Err
+			default:
+				return s.refusal(c, d)
 			}
 		}
 		if model.ErrorCode(err) == model.EUNAUTHORIZED {

@@ -40,6 +40,8 @@ type Config struct {
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
 	LogFormat             string
+	// RedisURL, when set, shares keys' rate limits between instances.
+	RedisURL string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -72,6 +74,7 @@ var settings = []setting{
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -112,6 +115,7 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+		RedisURL:    get("REDIS_URL"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {
@@ -167,6 +171,9 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
