@@ -67,7 +67,7 @@ type APIKey struct {
 	// Restrictions and SetRestrictions.
 	AllowedIPs        StringList
 	AllowedReferrers  StringList
-	RateLimit         int64    // 0: no rate limit
+	RateLimit         int64 // 0: no rate limit
 	RatePeriod        string
 	QuotaRemaining    *int64 // nil: no quota
 	QuotaRefillAmount int64
