@@ -12,8 +12,10 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/testredis"
 )
 
 // restrictedKey creates a read_all key of the app's team with restrictions r.
@@ -346,4 +348,71 @@ func TestRestrictionsNoEscalation(t *testing.T) {
 	}
 	_, admin := app.key(t, app.team.ID, model.PermWriteAll)
 	app.call(t, "PATCH", "/v1/api-keys/"+wide.PublicID, bearer(admin), map[string]any{"allowed_ips": nil}).wantStatus(t, 200)
+}
+
+// Two instances share one rate limit through Redis (each request one
+// atomic step there, so the limit is exact across instances); without
+// Redis each instance would allow the limit on its own.
+func TestRateLimitSharedThroughRedis(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	clock := &testClock{now: testEpoch}
+	a := newAPIApp(t, withRates(limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})))
+	b := newAPIApp(t, onDatabase(a.dsn, clock), withRates(limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})))
+	_, raw := a.restrictedKey(t, model.Restrictions{RateLimit: &model.RateLimit{Limit: 6, Period: model.RatePerHour}})
+	ok := 0
+	for i := range 12 {
+		app := a
+		if i%2 == 1 {
+			app = b
+		}
+		res := app.call(t, "GET", "/v1/whoami", bearer(raw), nil)
+		switch res.StatusCode {
+		case 200:
+			ok++
+		case 429:
+			res.wantError(t, 429, "rate_limited")
+		default:
+			t.Fatalf("status %d: %s", res.StatusCode, res.Body)
+		}
+	}
+	if ok != 6 {
+		t.Fatalf("two instances sharing Redis admitted %d of 12, want the limit of 6", ok)
+	}
+}
+
+// Redis down: requests are still decided (in process), /readyz stays
+// ready, and /metrics shows the fallback.
+func TestRedisDownKeepsServing(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb, err := limit.NewRedis("redis://" + srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	app := newAPIApp(t, withRates(limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix()})))
+	_, raw := app.restrictedKey(t, model.Restrictions{RateLimit: &model.RateLimit{Limit: 2, Period: model.RatePerHour}})
+	app.call(t, "GET", "/v1/whoami", bearer(raw), nil).wantStatus(t, 200)
+	srv.Stop()
+	app.call(t, "GET", "/v1/whoami", bearer(raw), nil).wantStatus(t, 200)
+	app.call(t, "GET", "/v1/whoami", bearer(raw), nil).wantStatus(t, 200)
+	app.call(t, "GET", "/v1/whoami", bearer(raw), nil).wantError(t, 429, "rate_limited")
+	if res := app.call(t, "GET", "/readyz", nil, nil); res.StatusCode != 200 {
+		t.Fatalf("/readyz %d while Redis is down", res.StatusCode)
+	}
+	var m strings.Builder
+	mfs, err := app.srv.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, x := range mf.GetMetric() {
+			v := x.GetGauge().GetValue() + x.GetCounter().GetValue()
+			m.WriteString(mf.GetName() + " " + strconv.FormatFloat(v, 'f', -1, 64) + "\n")
+		}
+	}
+	for _, want := range []string{"keyward_ratelimit_redis_fallback 1", "keyward_ratelimit_fallback_decisions_total 3", "keyward_ratelimit_redis_outages_total 1"} {
+		if !strings.Contains(m.String(), want+"\n") {
+			t.Fatalf("metrics lack %q:\n%s", want, m.String())
+		}
+	}
 }

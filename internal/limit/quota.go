@@ -201,3 +201,15 @@ func (q *Quotas) Close(ctx context.Context, now time.Time) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Leased returns the unspent units of this instance's lease of the key's
+// quota (0 if it holds none).
+func (q *Quotas) Leased(keyID int64) int64 {
+	q.mu.Lock()
+	k, ok := q.keys[keyID]
+	q.mu.Unlock()
+	if !ok || k.info.Load() == nil {
+		return 0
+	}
+	return max(k.left.Load(), 0)
+}

@@ -230,6 +230,10 @@ func NewRedis(url string) (*redis.Client, error) {
 	opt.DialTimeout = 500 * time.Millisecond
 	opt.ReadTimeout = 250 * time.Millisecond
 	opt.WriteTimeout = 250 * time.Millisecond
-	opt.MaxRetries = 0
+	opt.MaxRetries = -1 // no retries: the in-process limiter answers instead
+	// One dial attempt: the client's default retries a refused dial five
+	// times, 100ms apart, which would hold requests while Redis is down.
+	opt.DialerRetries = 1
+	opt.DialerRetryTimeout = time.Millisecond
 	return redis.NewClient(opt), nil
 }

@@ -232,3 +232,7 @@ func (v *Verifier) Close(ctx context.Context) error { return v.quotas.Close(ctx,
 // SetRecorder makes Authorize count uses and refusals through r. Call it
 // while wiring, before the verifier serves requests.
 func (v *Verifier) SetRecorder(r *Recorder) { v.rec = r }
+
+// QuotaLeased returns the units of the key's quota this instance holds in
+// a lease and has not spent (0 if none).
+func (v *Verifier) QuotaLeased(keyID int64) int64 { return v.quotas.Leased(keyID) }
