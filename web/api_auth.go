@@ -120,7 +120,7 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 		if err == nil {
-			d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, "", ""))
+			d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
 			switch d.Code {
 			case verify.OK:
 				s.rateHeaders(c.Response().Header(), d)

@@ -13,11 +13,12 @@ import (
 )
 
 // keyRequest is what verify.Authorize needs to know about c beyond its key:
-// the client IP as the trusted-proxy rule gives it, Origin and Referer, and
-// the scope (resource "" for none).
-func keyRequest(c echo.Context, resource string, access model.Access) verify.Request {
+// the client IP as the trusted-proxy rule gives it (c.RealIP(), which the
+// caller has at hand), Origin and Referer, and the scope (resource "" for
+// none).
+func keyRequest(c echo.Context, ip, resource string, access model.Access) verify.Request {
 	h := c.Request().Header
-	return verify.Request{IP: c.RealIP(), Origin: h.Get(echo.HeaderOrigin), Referer: h.Get("Referer"),
+	return verify.Request{IP: ip, Origin: h.Get(echo.HeaderOrigin), Referer: h.Get("Referer"),
 		Resource: resource, Access: access}
 }
 

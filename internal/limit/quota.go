@@ -45,21 +45,36 @@ type QuotaOptions struct {
 // out, so the instances together never admit more than the quota. What a
 // lease holds unspent is out of the others' reach until it is spent or
 // returned (Close), so an instance may refuse while another still holds
-// units: at most one lease per other instance, each at most MaxLease and a
-// tenth of what was left when it was taken. A crash loses its unspent
-// lease.
+// units: at most two leases per other instance (the one being spent and the
+// next, taken in the background when half of a lease of 16 units
+// or more are spent, so that a busy key does not wait on the database),
+// each at most MaxLease and a tenth of what was left when it was taken. A
+// crash loses its unspent leases.
 type Quotas struct {
 	l        Leaser
 	maxLease int64
-	mu       sync.Mutex
-	keys     map[int64]*quotaKey
+	// Background leases: none start once closed is set, and Close waits
+	// for those running (fetches) before it returns what is unspent.
+	bg      sync.Mutex
+	closed  bool
+	fetches sync.WaitGroup
+	// keys maps a key id to its *quotaKey; a sync.Map, since after its
+	// first request a key is only looked up, by every request.
+	keys sync.Map
 }
 
 type quotaKey struct {
 	mu   sync.Mutex // held while leasing
 	left atomic.Int64
 	info atomic.Pointer[leaseInfo]
+	// next is a lease taken ahead, in the background, not yet spent from;
+	// fetching is set while it is being taken.
+	next     atomic.Pointer[leaseInfo]
+	fetching atomic.Bool
 }
+
+// prefetchMin is the smallest lease worth taking the next one ahead of.
+const prefetchMin = 16
 
 // leaseInfo is the current lease of a key, immutable once published.
 type leaseInfo struct {
@@ -85,7 +100,7 @@ type QuotaResult struct {
 
 // NewQuotas returns quotas leased from l.
 func NewQuotas(l Leaser, opts QuotaOptions) *Quotas {
-	q := &Quotas{l: l, maxLease: opts.MaxLease, keys: map[int64]*quotaKey{}}
+	q := &Quotas{l: l, maxLease: opts.MaxLease}
 	if q.maxLease <= 0 {
 		q.maxLease = DefaultMaxLease
 	}
@@ -93,14 +108,20 @@ func NewQuotas(l Leaser, opts QuotaOptions) *Quotas {
 }
 
 func (q *Quotas) key(id int64) *quotaKey {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	k, ok := q.keys[id]
-	if !ok {
-		k = &quotaKey{}
-		q.keys[id] = k
+	if k, ok := q.keys.Load(id); ok {
+		return k.(*quotaKey)
 	}
-	return k
+	k, _ := q.keys.LoadOrStore(id, &quotaKey{})
+	return k.(*quotaKey)
+}
+
+// lookup returns the key's state if this instance has any.
+func (q *Quotas) lookup(id int64) (*quotaKey, bool) {
+	k, ok := q.keys.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return k.(*quotaKey), true
 }
 
 // Spend spends one unit of the key's quota at now. version is the quota's
@@ -113,6 +134,9 @@ func (q *Quotas) Spend(ctx context.Context, keyID, version int64, now time.Time)
 	t := now.UnixNano()
 	if in := k.info.Load(); in != nil && in.lease.Version >= version && t < in.until && in.lease.Units > 0 {
 		if n := k.left.Add(-1); n >= 0 {
+			if n == in.lease.Units/2 && in.lease.Units >= prefetchMin {
+				q.prefetch(keyID, k, in.lease.Version)
+			}
 			return result(in, n, true), nil
 		}
 	}
@@ -130,6 +154,11 @@ func (q *Quotas) Spend(ctx context.Context, keyID, version int64, now time.Time)
 		}
 	}
 	k.left.Store(0)
+	if nx := k.next.Swap(nil); nx != nil && nx.lease.Version >= version && t < nx.until {
+		k.left.Store(nx.lease.Units - 1)
+		k.info.Store(nx)
+		return result(nx, nx.lease.Units-1, true), nil
+	}
 	l, err := q.l.LeaseQuota(ctx, keyID, q.maxLease, now)
 	if err != nil {
 		var me *model.Error
@@ -139,10 +168,7 @@ func (q *Quotas) Spend(ctx context.Context, keyID, version int64, now time.Time)
 		}
 		return QuotaResult{}, model.Wrap(model.EUNAVAILABLE, err, "The key's quota can't be checked right now because the database is unreachable. Try again shortly.")
 	}
-	in = &leaseInfo{lease: l, until: 1<<63 - 1}
-	if next := model.NextRefill(l.RefillPeriod, l.PeriodStart); !next.IsZero() {
-		in.until = next.UnixNano()
-	}
+	in = newLeaseInfo(l)
 	if l.Units == 0 {
 		in.emptyUntil = min(in.until, t+int64(emptyRecheck))
 		k.info.Store(in)
@@ -151,6 +177,43 @@ func (q *Quotas) Spend(ctx context.Context, keyID, version int64, now time.Time)
 	k.left.Store(l.Units - 1)
 	k.info.Store(in)
 	return result(in, l.Units-1, true), nil
+}
+
+func newLeaseInfo(l model.QuotaLease) *leaseInfo {
+	in := &leaseInfo{lease: l, until: 1<<63 - 1}
+	if next := model.NextRefill(l.RefillPeriod, l.PeriodStart); !next.IsZero() {
+		in.until = next.UnixNano()
+	}
+	return in
+}
+
+// prefetch takes the key's next lease in the background, unless one is
+// held or being taken already.
+func (q *Quotas) prefetch(keyID int64, k *quotaKey, version int64) {
+	if k.next.Load() != nil || !k.fetching.CompareAndSwap(false, true) {
+		return
+	}
+	q.bg.Lock()
+	if q.closed {
+		q.bg.Unlock()
+		k.fetching.Store(false)
+		return
+	}
+	q.fetches.Add(1)
+	q.bg.Unlock()
+	go func() {
+		defer q.fetches.Done()
+		defer k.fetching.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l, err := q.l.LeaseQuota(ctx, keyID, q.maxLease, time.Now())
+		if err != nil || l.Units == 0 || l.Version < version {
+			// Nothing to take, or no database: the key's next request
+			// asks again when its lease is spent.
+			return
+		}
+		k.next.Store(newLeaseInfo(l))
+	}()
 }
 
 func result(in *leaseInfo, left int64, allowed bool) QuotaResult {
@@ -165,9 +228,7 @@ func result(in *leaseInfo, left int64, allowed bool) QuotaResult {
 // knows it (its unspent lease plus what the database held at the lease),
 // and false if it holds no lease for the key.
 func (q *Quotas) Left(keyID int64) (int64, bool) {
-	q.mu.Lock()
-	k, ok := q.keys[keyID]
-	q.mu.Unlock()
+	k, ok := q.lookup(keyID)
 	if !ok {
 		return 0, false
 	}
@@ -175,23 +236,41 @@ func (q *Quotas) Left(keyID int64) (int64, bool) {
 	if in == nil {
 		return 0, false
 	}
-	return max(k.left.Load(), 0) + in.lease.Remaining, true
+	n := max(k.left.Load(), 0) + in.lease.Remaining
+	if nx := k.next.Load(); nx != nil {
+		// The next lease's Remaining already excludes this lease's units.
+		n = max(k.left.Load(), 0) + nx.lease.Units + nx.lease.Remaining
+	}
+	return n, true
 }
 
 // Close returns every unspent lease to the database (a clean shutdown) and
-// forgets them. Leases whose period is over are dropped, not returned.
+// forgets them; leases whose period is over are dropped, not returned.
+// After Close the quotas still work, without taking leases ahead.
 func (q *Quotas) Close(ctx context.Context, now time.Time) error {
-	q.mu.Lock()
-	keys := q.keys
-	q.keys = map[int64]*quotaKey{}
-	q.mu.Unlock()
+	q.bg.Lock()
+	q.closed = true
+	q.bg.Unlock()
+	q.fetches.Wait()
+	var keys []*quotaKey
+	q.keys.Range(func(id, k any) bool {
+		keys = append(keys, k.(*quotaKey))
+		q.keys.Delete(id)
+		return true
+	})
 	var errs []error
 	for _, k := range keys {
 		k.mu.Lock()
 		in := k.info.Load()
 		left := k.left.Swap(0)
 		k.info.Store(nil)
+		nx := k.next.Swap(nil)
 		k.mu.Unlock()
+		if nx != nil && now.UnixNano() < nx.until {
+			if err := q.l.ReturnQuota(ctx, nx.lease, nx.lease.Units); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if in == nil || left <= 0 || now.UnixNano() >= in.until {
 			continue
 		}
@@ -205,11 +284,13 @@ func (q *Quotas) Close(ctx context.Context, now time.Time) error {
 // Leased returns the unspent units of this instance's lease of the key's
 // quota (0 if it holds none).
 func (q *Quotas) Leased(keyID int64) int64 {
-	q.mu.Lock()
-	k, ok := q.keys[keyID]
-	q.mu.Unlock()
+	k, ok := q.lookup(keyID)
 	if !ok || k.info.Load() == nil {
 		return 0
 	}
-	return max(k.left.Load(), 0)
+	n := max(k.left.Load(), 0)
+	if nx := k.next.Load(); nx != nil {
+		n += nx.lease.Units
+	}
+	return n
 }
