@@ -88,6 +88,8 @@ type KeyList struct {
 	// sparkline and refused calls, by key id (views/key_activity.go).
 	Hygiene  Hygiene
 	Activity map[int64]KeyActivity
+	// Leaks is the red notice of keys found in public, until acknowledged.
+	Leaks LeakNotices
 }
 
 // Pages is the number of pages.
@@ -204,6 +206,8 @@ type KeyDetails struct {
 	RefusedToday model.RefusedCounts
 	// QuotaLeft is about what is left of the key's quota (with a quota).
 	QuotaLeft int64
+	// Leaks are the places where the key was found in public, newest first.
+	Leaks []model.KeyLeak
 }
 
 // Restrictions is the key's restrictions.
@@ -354,6 +358,10 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyLeaked:
+		return "Found in public"
+	case model.ActionKeyLeakAcked:
+		return "Leak acknowledged"
 	}
 	return action
 }

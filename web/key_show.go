@@ -37,10 +37,14 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	leaks, err := s.store.FindKeyLeaks(ctx, teamID(c), k.ID)
+	if err != nil {
+		return err
+	}
 	d := views.KeyDetails{
 		Key: k, Events: events, Resources: s.catalog.Resources(), Now: now, CSRF: csrfToken(c),
 		Usage:   views.UsageChart{Days: views.DailySeries(usage, first, now), Slots: views.ChartDays},
-		Refused: refused,
+		Refused: refused, Leaks: leaks,
 	}
 	today := now.Truncate(24 * time.Hour)
 	for _, u := range usage {

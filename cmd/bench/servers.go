@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/limit"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/web"
@@ -49,6 +50,8 @@ type instanceOptions struct {
 	timed bool
 	// redis, when set, shares rate limits through the Redis at this URL.
 	redis string
+	// scanKeys are the secret scanners' public keys it trusts (leak_report_ms).
+	scanKeys *secretscan.Keys
 }
 
 // instance is one keyward server in this process: its own store (pool),
@@ -104,7 +107,7 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 	}
 	in.verifier = verify.New(st, verify.Options{TTL: o.cacheTTL, Rates: rates})
 	in.recorder = verify.NewRecorder(st, log)
-	in.srv, err = web.New(cfg, st, web.Options{Logger: log, Verifier: in.verifier, Recorder: in.recorder, Extra: baseline})
+	in.srv, err = web.New(cfg, st, web.Options{Logger: log, Verifier: in.verifier, Recorder: in.recorder, Extra: baseline, ScanKeys: o.scanKeys})
 	if err != nil {
 		st.Close()
 		return nil, err

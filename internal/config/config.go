@@ -42,6 +42,9 @@ type Config struct {
 	LogFormat             string
 	// RedisURL, when set, shares keys' rate limits between instances.
 	RedisURL string
+	// SecretScanningKeys is the file of secret scanners' public keys
+	// (GitHub's public_keys JSON format); "" turns the scanning endpoint off.
+	SecretScanningKeys string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -75,6 +78,7 @@ var settings = []setting{
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
 	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
+	{"KEYWARD_SECRET_SCANNING_KEYS", "secret-scanning-keys", "", "file of secret scanners' public keys (GitHub's public_keys JSON), reloaded on SIGHUP"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -116,6 +120,8 @@ func build(get func(string) string) (*Config, error) {
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
 		RedisURL:    get("REDIS_URL"),
+
+		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {
