@@ -102,44 +102,57 @@ func keyActor(c echo.Context) model.Actor {
 	return model.KeyActor(apiKey(c).APIKey(), c.RealIP())
 }
 
-// apiAuth authenticates every /v1 request by its API key: one credential,
-// checked for shape and checksum before any cache or database work, then
-// verified (cached) and held to its restrictions, all through
-// verify.Authorize, the one enforcement point. Missing, malformed, unknown,
-// expired and revoked keys all get the same 401; each such failure spends a
-// token of the client IP, and an IP out of tokens gets 429. A restriction
-// refuses with 403 ip_not_allowed or referrer_not_allowed, or 429
-// rate_limited or quota_exceeded. A store outage on an uncached key is 503.
-// The route's scope is checked after, by requireScope.
+// apiAuth authenticates every /v1 request by its API key (see authenticate)
+// and keeps the key for the handlers.
 func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ip := c.RealIP()
-		now := s.now()
-		if d := s.api.keyFailures.wait(ip, now); d > 0 {
-			return limited(c, d)
+		k, err := s.authenticate(c)
+		if err != nil {
+			return err
 		}
-		raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
-		if err == nil {
-			d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
-			switch d.Code {
-			case verify.OK:
-				s.rateHeaders(c.Response().Header(), d)
-				c.Set(apiKeyContextKey, d.Key)
-				return next(c)
-			case verify.Invalid:
-				err = errInvalidKey
-			case verify.Unavailable:
-				err = d.Err
-			default:
-				return s.refusal(c, d)
-			}
-		}
-		if model.ErrorCode(err) == model.EUNAUTHORIZED {
-			s.api.keyFailures.failed(ip, now)
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
-		}
-		return err
+		c.Set(apiKeyContextKey, k)
+		return next(c)
 	}
+}
+
+// authenticate is the one key check of every path that takes a key (the
+// /v1 API and the gateway): one credential, checked for shape and checksum
+// before any cache or database work, then verified (cached) and held to
+// its restrictions, all through verify.Authorize, the one enforcement
+// point. Missing, malformed, unknown, expired and revoked keys all get the
+// same 401; each such failure spends a token of the client IP, and an IP
+// out of tokens gets 429. A restriction refuses with 403 ip_not_allowed or
+// referrer_not_allowed, or 429 rate_limited or quota_exceeded (with the
+// RateLimit headers, also set on accepted requests of limited keys). A
+// store outage on an uncached key is 503. Uses and refusals are counted
+// by Authorize. The caller checks the scope next (requireScope, the
+// gateway's checkScope), which keeps Authorize's order.
+func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
+	ip := c.RealIP()
+	now := s.now()
+	if d := s.api.keyFailures.wait(ip, now); d > 0 {
+		return nil, limited(c, d)
+	}
+	raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
+	if err == nil {
+		d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
+		switch d.Code {
+		case verify.OK:
+			s.rateHeaders(c.Response().Header(), d)
+			return d.Key, nil
+		case verify.Invalid:
+			err = errInvalidKey
+		case verify.Unavailable:
+			err = d.Err
+		default:
+			return nil, s.refusal(c, d)
+		}
+	}
+	if model.ErrorCode(err) == model.EUNAUTHORIZED {
+		s.api.keyFailures.failed(ip, now)
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
+	}
+	return nil, err
 }
 
 // apiCredential returns the one API key a request carries: X-API-Key,
@@ -198,15 +211,25 @@ func apiCredential(r *http.Request, allowQuery bool) (string, error) {
 func requireScope(scope string) echo.MiddlewareFunc {
 	resource, access, _ := strings.Cut(scope, ":")
 	need := model.Access(access)
-	challenge := `Bearer error="insufficient_scope", scope="` + scope + `"`
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !apiKey(c).Allows(resource, need) {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
-				return &apiError{code: "insufficient_scope", err: model.Errorf(model.EFORBIDDEN,
-					"This key lacks the %s scope, which this request needs.", scope)}
+			if err := checkScope(c, apiKey(c), resource, need); err != nil {
+				return err
 			}
 			return next(c)
 		}
 	}
+}
+
+// checkScope is nil if k grants need on resource; otherwise 403
+// insufficient_scope naming the scope, with its WWW-Authenticate challenge.
+// The /v1 routes and the gateway both check scopes here.
+func checkScope(c echo.Context, k *verify.Verified, resource string, need model.Access) error {
+	if k.Allows(resource, need) {
+		return nil
+	}
+	scope := resource + ":" + string(need)
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="insufficient_scope", scope="`+scope+`"`)
+	return &apiError{code: "insufficient_scope", err: model.Errorf(model.EFORBIDDEN,
+		"This key lacks the %s scope, which this request needs.", scope)}
 }

@@ -30,15 +30,16 @@ type results struct {
 	RecorderCosts []float64 `json:"recorder_costs"`
 	// RestrictedRatios and RestrictedRedisRatios are, per cycle, the
 	// restricted keys' whoami over the plain keys' (both cached).
-	RestrictedRatios      []float64    `json:"restricted_ratios"`
-	RestrictedRedisRatios []float64    `json:"restricted_redis_ratios"`
-	RecordNs              float64      `json:"record_ns"`
-	List                  []listResult `json:"dashboard_list"`
-	Revoke                revokeResult `json:"revocation"`
-	Leak                  leakResult   `json:"leak_report"`
-	Memory                memResult    `json:"memory"`
-	Seconds               float64      `json:"seconds"`
-	Summary               summary      `json:"summary"`
+	RestrictedRatios      []float64     `json:"restricted_ratios"`
+	RestrictedRedisRatios []float64     `json:"restricted_redis_ratios"`
+	RecordNs              float64       `json:"record_ns"`
+	List                  []listResult  `json:"dashboard_list"`
+	Revoke                revokeResult  `json:"revocation"`
+	Leak                  leakResult    `json:"leak_report"`
+	Gateway               gatewayResult `json:"gateway"`
+	Memory                memResult     `json:"memory"`
+	Seconds               float64       `json:"seconds"`
+	Summary               summary       `json:"summary"`
 }
 
 type machine struct {
@@ -92,6 +93,9 @@ type summary struct {
 	RSSMB               float64                  `json:"rss_mb"`
 	RestrictedRatio     float64                  `json:"restricted_ratio"`
 	RestrictedRedis     float64                  `json:"restricted_redis_ratio"`
+	GatewayCaddyRatio   float64                  `json:"gateway_caddy_ratio"`
+	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
+	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
 	LeakReportMs        float64                  `json:"leak_report_ms"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
@@ -156,9 +160,12 @@ func (r *results) summarize(set settings) {
 	s.RSSMB = r.Memory.HWM
 	s.RestrictedRatio, s.RestrictedRedis = median(r.RestrictedRatios), median(r.RestrictedRedisRatios)
 	s.LeakReportMs = r.Leak.Maxms
-	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f leak_report_ms=%.0f restricted_ratio=%.2f restricted_redis_ratio=%.2f",
-		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.LeakReportMs,
-		s.RestrictedRatio, s.RestrictedRedis)
+	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f leak_report_ms=%.0f",
+		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.LeakReportMs)
+	s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms = r.Gateway.CaddyRatio, r.Gateway.DirectRatio, r.Gateway.AddedP99ms
+	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
+		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
+	s.Line += fmt.Sprintf(" restricted_ratio=%.2f restricted_redis_ratio=%.2f", s.RestrictedRatio, s.RestrictedRedis)
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -193,6 +200,7 @@ func (r *results) checks(s summary) []check {
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
 		{"restricted key ≥ 0.8× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRatio), s.RestrictedRatio >= 0.8},
 		{"restricted key with Redis ≥ 0.5× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRedis), s.RestrictedRedis >= 0.5},
+		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
 	}
 }
@@ -248,6 +256,19 @@ func (r *results) print(w io.Writer) {
 	}
 	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
 		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
+	gw := r.Gateway
+	p("gateway: GET %s proxied to a bare upstream, %d connections (%s); medians of per-cycle ratios", gatewayPath, set.Conns, gw.Caddy)
+	if len(gw.Rounds) > 0 {
+		for _, l := range []struct{ name, label string }{{tDirect, "upstream alone"}, {tCaddy, "Caddy reverse_proxy (no auth)"}, {tGateway, "keyward gateway (key + scope)"}} {
+			var rps, p99 []float64
+			for _, round := range gw.Rounds {
+				rps, p99 = append(rps, round[l.name].RPS), append(p99, round[l.name].P99ms)
+			}
+			p("  %-32s %9s req/s  p99 %6.2f ms", l.label, thousands(int64(median(rps))), median(p99))
+		}
+	}
+	p("  gateway ÷ Caddy %.2f×, gateway ÷ upstream %.2f×; at half load (%s req/s) p99 %.2f ms vs %.2f ms direct: %.2f ms added",
+		gw.CaddyRatio, gw.DirectRatio, thousands(int64(gw.RateRPS)), gw.Paced[tGateway].P99ms, gw.Paced[tDirect].P99ms, gw.AddedP99ms)
 	p("")
 	p("targets (DESIGN.md):")
 	for _, c := range r.checks(s) {
