@@ -416,3 +416,36 @@ func TestRedisDownKeepsServing(t *testing.T) {
 		}
 	}
 }
+
+// The gateway holds keys to the same restrictions, through the same
+// verify.Authorize: refused requests never reach the upstream, accepted
+// ones carry the rate-limit headers, and the scope is checked last.
+func TestGatewayRestrictions(t *testing.T) {
+	up := newUpstream(t)
+	g := newGatewayApp(t, up, nil)
+	_, ipKey := g.restrictedKey(t, model.Restrictions{AllowedIPs: []string{"10.0.0.0/8"}})
+	_, refKey := g.restrictedKey(t, model.Restrictions{AllowedReferrers: []string{"app.example.com"}})
+	_, rateKey := g.restrictedKey(t, model.Restrictions{RateLimit: &model.RateLimit{Limit: 2, Period: model.RatePerMinute}})
+	_, quotaKey := g.restrictedKey(t, model.Restrictions{Quota: &model.Quota{Remaining: 1}})
+	before := len(up.requests())
+	// From 127.0.0.1 (an untrusted peer), whatever X-Forwarded-For says.
+	g.gwCall(t, "GET", "/v1/invoices", with(xAPIKey(ipKey), "X-Forwarded-For", "10.0.0.1"), nil).wantError(t, 403, "ip_not_allowed")
+	// The IP is checked before the scope (a write with a read key).
+	g.gwCall(t, "POST", "/v1/invoices", xAPIKey(ipKey), []byte("{}")).wantError(t, 403, "ip_not_allowed")
+	g.gwCall(t, "GET", "/v1/invoices", xAPIKey(refKey), nil).wantError(t, 403, "referrer_not_allowed")
+	if n := len(up.requests()); n != before {
+		t.Fatalf("%d refused requests reached the upstream", n-before)
+	}
+	g.gwCall(t, "GET", "/v1/invoices", with(xAPIKey(refKey), "Origin", "https://app.example.com"), nil).wantStatus(t, 200)
+	res := g.gwCall(t, "GET", "/v1/invoices", xAPIKey(rateKey), nil)
+	res.wantStatus(t, 200)
+	if res.Header.Get("RateLimit-Policy") != `"rate";q=2;w=60` || !strings.HasPrefix(res.Header.Get("RateLimit"), `"rate";r=1;`) {
+		t.Fatalf("rate-limit headers %q / %q", res.Header.Get("RateLimit-Policy"), res.Header.Get("RateLimit"))
+	}
+	g.gwCall(t, "GET", "/v1/invoices", xAPIKey(rateKey), nil).wantStatus(t, 200)
+	if r := g.gwCall(t, "GET", "/v1/invoices", xAPIKey(rateKey), nil); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the rate limit: %d, Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	g.gwCall(t, "GET", "/v1/invoices", xAPIKey(quotaKey), nil).wantStatus(t, 200)
+	g.gwCall(t, "GET", "/v1/invoices", xAPIKey(quotaKey), nil).wantError(t, 429, "quota_exceeded")
+}
