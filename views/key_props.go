@@ -189,6 +189,17 @@ type KeyReveal struct {
 	Raw    string
 	Dialog bool
 	Now    time.Time
+	// Old is the key this one replaced, for the reveal of a roll; nil
+	// after a create.
+	Old *model.APIKey
+}
+
+// Title is the reveal's heading.
+func (r KeyReveal) Title() string {
+	if r.Old != nil {
+		return "API key rolled"
+	}
+	return "API key created"
 }
 
 // KeyDetails is a key's details page.
@@ -206,6 +217,8 @@ type KeyDetails struct {
 	RefusedToday model.RefusedCounts
 	// QuotaLeft is about what is left of the key's quota (with a quota).
 	QuotaLeft int64
+	// RotationDays is the team's rotation policy (0: off).
+	RotationDays int
 	// Leaks are the places where the key was found in public, newest first.
 	Leaks []model.KeyLeak
 }
@@ -358,6 +371,8 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyRolled:
+		return "Rolled"
 	case model.ActionKeyLeaked:
 		return "Found in public"
 	case model.ActionKeyLeakAcked:
