@@ -47,6 +47,12 @@ type Config struct {
 	// MetricsAddr, when set, is a separate listener that serves /metrics.
 	// Neither set: /metrics is not served at all.
 	MetricsAddr string
+	// RedisURL, when set, shares keys' rate limits between instances.
+	RedisURL string
+	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
+	// OIDC is single sign-on (internal/config/oidc.go).
+	SSOOnly bool
+	OIDC    OIDC
 	// Routes maps gateway paths to resources and public paths (the scopes
 	// file's routes: and public:); empty without a scopes file.
 	Routes *model.RouteTable
@@ -96,6 +102,7 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
 	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
 	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
+	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
 	{"KEYWARD_GATEWAY_SECRET", "gateway-secret", "", "secret (32+ characters) signing the identity headers sent upstream (unset: unsigned)"},
@@ -141,6 +148,7 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+		RedisURL:    get("REDIS_URL"),
 
 		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
@@ -208,6 +216,9 @@ func build(get func(string) string) (*Config, error) {
 			bad("KEYWARD_METRICS_ADDR", "expected host:port or :port, e.g. 127.0.0.1:9090", c.MetricsAddr)
 		}
 	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
 	}
@@ -238,6 +249,7 @@ func build(get func(string) string) (*Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.buildAccounts(get)...)
 	return c, errors.Join(errs...)
 }
 
