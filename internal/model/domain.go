@@ -52,6 +52,9 @@ type User struct {
 	// MustChangePassword is set for accounts whose password someone else
 	// chose (a generated one): they set their own at the next sign-in.
 	MustChangePassword bool
+	// OIDCSubject links the account to an identity at the single sign-on
+	// provider ("" for none).
+	OIDCSubject string `gorm:"column:oidc_subject" json:"-"`
 }
 
 // TableName tells GORM the table of User.
@@ -151,6 +154,9 @@ type Membership struct {
 	// Filled by the store's Find methods.
 	Team Team `gorm:"-"`
 	User User `gorm:"-"`
+	// SignInMethods says how the user signs in (SignInPassword,
+	// SignInSSO); filled by the store's Find methods.
+	SignInMethods []string `gorm:"-"`
 }
 
 // TableName tells GORM the table of Membership.
