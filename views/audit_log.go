@@ -124,7 +124,6 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionPasswordResetRequested, "Password reset link sent"},
 		{model.ActionPasswordReset, "Password reset"},
 		{model.ActionTeamCreated, "Team created"},
-		{model.ActionTeamLeakAction, "Leak action changed"},
 		{model.ActionTeamSettings, "Team settings changed"},
 	}},
 }
@@ -169,11 +168,6 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "reported API key " + name + " as leaked"
 	case model.ActionKeyLeakAcked:
 		return "acknowledged the leak of API key " + name
-	case model.ActionTeamLeakAction:
-		if m, ok := ev.Detail["leak_action"].(map[string]any); ok {
-			return "set the team's leak action to " + str(m["to"])
-		}
-		return "changed the team's leak action"
 	case model.ActionMemberAdded:
 		if r := roleLabel(ev.Detail["role"]); r != "" {
 			return "added " + name + " as " + r
@@ -209,10 +203,10 @@ func AuditSentence(ev model.AuditEvent) string {
 }
 
 // teamSettingsChanges lists a team.settings_changed event's changes:
-// ": rotation_days 0 → 90, max_key_lifetime_days 0 → 45".
+// ": rotation_days 0 → 90, max_key_lifetime_days 0 → 45, leak_action revoke → notify".
 func teamSettingsChanges(d map[string]any) string {
 	var parts []string
-	for _, k := range []string{"rotation_days", "max_key_lifetime_days"} {
+	for _, k := range []string{"rotation_days", "max_key_lifetime_days", "leak_action"} {
 		if m, ok := d[k].(map[string]any); ok {
 			parts = append(parts, k+" "+fmt.Sprint(m["from"])+" → "+fmt.Sprint(m["to"]))
 		}
