@@ -194,13 +194,19 @@ func TestAPIKeyRollLifetimePolicy(t *testing.T) {
 	app.call(t, http.MethodPost, "/v1/api-keys", bearer(admin), `{"name":"x","permission":"read_all","expires_at":"`+in+`"}`).wantStatus(t, http.StatusCreated)
 }
 
+// withCacheTTL sets how long verified keys stay cached (by the app's clock).
+func withCacheTTL(d time.Duration) apiAppOption {
+	return func(s *apiAppSettings) { s.cacheTTL = d }
+}
+
 // TestAPIRolledKeyEndsExactlyAfterWindowOnTwoInstances: a key rolled on A
 // with a one-hour window works on A and B (both cached) until the window
 // ends, by the shared injected clock, and is refused by both from that
-// instant on.
+// instant on. The caches outlive the window (3 hours), so B can only know
+// the new expiry from the roll's NOTIFY.
 func TestAPIRolledKeyEndsExactlyAfterWindowOnTwoInstances(t *testing.T) {
-	a := newAPIApp(t, withListener())
-	b := newAPIApp(t, onDatabase(a.dsn, a.clock), withListener())
+	a := newAPIApp(t, withListener(), withCacheTTL(3*time.Hour))
+	b := newAPIApp(t, onDatabase(a.dsn, a.clock), withListener(), withCacheTTL(3*time.Hour))
 	_, admin := a.key(t, a.team.ID, model.PermWriteAll)
 	old, oldRaw := a.key(t, a.team.ID, model.PermReadAll)
 	for _, app := range []*apiApp{a, b} {
@@ -238,5 +244,23 @@ func TestAPIRolledKeyEndsExactlyAfterWindowOnTwoInstances(t *testing.T) {
 				t.Fatalf("instance %s refused the new key: %d", name, res.StatusCode)
 			}
 		}
+	}
+}
+
+// TestAPIRollNowOnTwoInstances: a key cached on B and rolled on A with
+// "0s" is refused by B within a second, with no clock moving.
+func TestAPIRollNowOnTwoInstances(t *testing.T) {
+	a := newAPIApp(t, withListener(), withCacheTTL(3*time.Hour))
+	b := newAPIApp(t, onDatabase(a.dsn, a.clock), withListener(), withCacheTTL(3*time.Hour))
+	_, admin := a.key(t, a.team.ID, model.PermWriteAll)
+	old, oldRaw := a.key(t, a.team.ID, model.PermReadAll)
+	b.call(t, http.MethodGet, "/v1/whoami", bearer(oldRaw), nil).wantStatus(t, http.StatusOK) // cached on B
+	a.call(t, http.MethodPost, "/v1/api-keys/"+old.PublicID+"/roll", bearer(admin), `{"expire_old_in":"0s"}`).wantStatus(t, http.StatusCreated)
+	start := time.Now()
+	for b.call(t, http.MethodGet, "/v1/whoami", bearer(oldRaw), nil).StatusCode != http.StatusUnauthorized {
+		if time.Since(start) > time.Second {
+			t.Fatal("instance B still accepts a key rolled with no grace on A a second later")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

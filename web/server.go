@@ -59,6 +59,8 @@ type Server struct {
 	closers  []func(ctx context.Context) error
 	// acc is sign-in state: sessions, the login limiter (web/session.go).
 	acc *accounts
+	// sso is the single sign-on provider, once discovered (web/oidc.go).
+	sso ssoProvider
 	// keyForms remembers used create-key form tokens (web/key_create.go).
 	keyForms *formTokens
 	// The /v1 API's key checks, last-used recording and limits (web/api_routes.go).
@@ -104,8 +106,12 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	if s.recorder == nil {
 		s.recorder = verify.NewRecorder(st, s.log)
 	}
+	s.verifier.SetRecorder(s.recorder)
+	// At shutdown unspent quota leases go back to the database.
+	s.OnClose(s.verifier.Close)
 	s.OnClose(s.recorder.Close)
 	s.metrics = newMetrics()
+	s.metrics.registerLimitMetrics(s.verifier.Rates())
 	acc, err := s.newAccounts()
 	if err != nil {
 		return nil, err

@@ -41,6 +41,12 @@ type Config struct {
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
 	LogFormat             string
+	// RedisURL, when set, shares keys' rate limits between instances.
+	RedisURL string
+	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
+	// OIDC is single sign-on (internal/config/oidc.go).
+	SSOOnly bool
+	OIDC    OIDC
 	// Routes maps gateway paths to resources and public paths (the scopes
 	// file's routes: and public:); empty without a scopes file.
 	Routes *model.RouteTable
@@ -88,6 +94,7 @@ var settings = []setting{
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
 	{"KEYWARD_GATEWAY_SECRET", "gateway-secret", "", "secret (32+ characters) signing the identity headers sent upstream (unset: unsigned)"},
@@ -133,6 +140,7 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+		RedisURL:    get("REDIS_URL"),
 
 		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
@@ -191,6 +199,9 @@ func build(get func(string) string) (*Config, error) {
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
 	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
 	}
@@ -221,6 +232,7 @@ func build(get func(string) string) (*Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.buildAccounts(get)...)
 	return c, errors.Join(errs...)
 }
 
