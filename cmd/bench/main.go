@@ -222,8 +222,10 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer stopRedis()
-	// Instance R: like A, with rate limits shared through Redis.
-	rInst, err := start(instanceOptions{app: "kwbench-redis", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true, redis: redisURL})
+	// Instance R: like A, with rate limits shared through Redis. Its keys
+	// are cached after the warm-up, so a small pool keeps the bench within
+	// PostgreSQL's connection limit beside the other instances.
+	rInst, err := start(instanceOptions{app: "kwbench-redis", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true, redis: redisURL, maxConns: 4})
 	if err != nil {
 		return err
 	}
