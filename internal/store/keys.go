@@ -11,8 +11,10 @@ import (
 )
 
 // CreateKey inserts k (whose KeyHash, Hint and PublicID the caller made) and
-// writes api_key.created in the same transaction. It returns ECONFLICT on a
-// duplicate hash or public id.
+// writes api_key.created in the same transaction. Like every key change it is
+// announced to the key-change hooks and by NOTIFY, so that verify caches
+// drop a "not found" they may hold for the new key's hash. It returns
+// ECONFLICT on a duplicate hash or public id.
 func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Actor) error {
 	now := s.Now()
 	k.CreatedAt, k.UpdatedAt = now, now
@@ -22,6 +24,9 @@ func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Acto
 	}
 	return s.inTx(ctx, func(tx *txn) error {
 		if err := tx.Create(k).Error; err != nil {
+			return err
+		}
+		if err := tx.notifyKey(k.KeyHash); err != nil {
 			return err
 		}
 		return tx.audit(k.TeamID, actor, model.ActionKeyCreated, k.PublicID, k.Name, keyDetail(*k))
