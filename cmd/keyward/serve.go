@@ -17,17 +17,47 @@ import (
 )
 
 // openStore opens and migrates the configured database, with one clear error
-// line when it cannot be reached.
+// line when it cannot be reached. On PostgreSQL the migrations run on a
+// connection of their own (application_name keyward-migrate), closed before
+// the store's pool (keyward) opens.
 func openStore(ctx context.Context, cfg *config.Config, opts store.Options) (*store.Store, error) {
+	if store.DialectOf(cfg.DSN()) == store.Postgres {
+		if err := migrate(ctx, cfg); err != nil {
+			return nil, err
+		}
+		opts.AppName = store.AppName
+	}
 	st, err := store.Open(ctx, cfg.DSN(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
 	}
-	if _, err := st.Migrate(ctx); err != nil {
-		_ = st.Close() // the migration error is the one to report
-		return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	if st.Dialect() == store.SQLite {
+		if _, err := st.Migrate(ctx); err != nil {
+			_ = st.Close() // the migration error is the one to report
+			return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+		}
 	}
 	return st, nil
+}
+
+// migrate applies pending migrations on a store of its own, named
+// keyward-migrate on PostgreSQL, and returns how many it applied.
+func migrate(ctx context.Context, cfg *config.Config) error {
+	_, err := migrateCount(ctx, cfg)
+	return err
+}
+
+func migrateCount(ctx context.Context, cfg *config.Config) (int, error) {
+	st, err := store.Open(ctx, cfg.DSN(), store.Options{AppName: store.AppNameMigrate, MaxOpenConns: 2})
+	if err != nil {
+		return 0, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	return n, nil
 }
 
 // describeDB names the database without its password.
@@ -86,7 +116,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// The verify path: the key cache, invalidated locally by the store and,
 	// on PostgreSQL, by other instances through LISTEN/NOTIFY; last-used
 	// times flushed in batches (and at shutdown, by srv.Close).
-	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL})
+	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError})
 	recorder := verify.NewRecorder(st, log)
 	recorder.Start(cfg.LastUsedFlush)
 	srv, err := web.New(cfg, st, web.Options{Logger: log, Verifier: verifier, Recorder: recorder})
@@ -117,14 +147,9 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DSN(), store.Options{})
+	n, err := migrateCount(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
-	}
-	defer st.Close()
-	n, err := st.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+		return err
 	}
 	fmt.Fprintf(e.stdout, "migrations: %d applied; the schema is current (%s)\n", n, describeDB(cfg))
 	return nil
