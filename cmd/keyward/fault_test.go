@@ -58,6 +58,7 @@ func keywardEnv(t *testing.T, dsn string, extra ...string) []string {
 		"KEYWARD_DATA_DIR=" + t.TempDir(),
 		"KEYWARD_LOG_FORMAT=json",
 		"KEYWARD_COOKIE_SECURE=false",
+		"KEYWARD_SHUTDOWN_DELAY=0", // a test that needs one sets its own (the last setting wins)
 	}, extra...)
 }
 
