@@ -51,11 +51,11 @@ func measureFlood(ctx context.Context, a *instance, loadKeys []string, set setti
 		bad[i] = k
 	}
 	// Sources: enough addresses that none spends its burst of failed
-	// checks in the flood's whole duration.
+	// checks (30 per address) in the flood's whole duration.
 	sources := []*http.Client{newClient(4)}
 	if canBindLoopback(ctx, a.url) {
-		total := float64(floodRate) * float64(cycles) * slice.Seconds()
-		n := min(1000, int(total/100)+1)
+		total := float64(floodRate) * float64(cycles) * (slice.Seconds() + 0.2)
+		n := min(2000, int(total/20)+1)
 		sources = make([]*http.Client, n)
 		for i := range sources {
 			sources[i] = clientFrom(net.IPv4(127, 0, 20+byte(i/250), 1+byte(i%250)))
