@@ -521,9 +521,12 @@ func load(ctx context.Context, lb *balancer, keys []string, w int, st *stats) {
 
 // revoker caches a victim on B, revokes it on A through the API and polls
 // B until it refuses it, about once a second; a revoke A cannot make (the
-// database is down) is retried with the next victim.
+// database is down) is retried with the next victim. Each revocation's
+// polls come from a loopback address of their own where the machine allows
+// it (Linux routes all of 127/8 to loopback): B's limit on failed key
+// checks is per address, and the load's address must not spend it.
 func revoker(ctx context.Context, a, b *instance, fx *fixture, lag func(time.Duration)) {
-	hc := &http.Client{Timeout: 5 * time.Second}
+	var hc *http.Client
 	call := func(method, u, key string) int {
 		req, _ := http.NewRequestWithContext(ctx, method, u, nil)
 		req.Header.Set("X-API-Key", key)
@@ -537,6 +540,13 @@ func revoker(ctx context.Context, a, b *instance, fx *fixture, lag func(time.Dur
 	}
 	for i := 0; i < len(fx.victims) && ctx.Err() == nil; i++ {
 		time.Sleep(time.Second)
+		if hc != nil {
+			hc.CloseIdleConnections()
+		}
+		hc = clientFrom(net.IPv4(127, 0, 3+byte(i/250), 1+byte(i%250)))
+		if call(http.MethodGet, b.base()+"/healthz", "") == 0 {
+			hc = &http.Client{Timeout: 5 * time.Second}
+		}
 		raw, id := fx.victims[i], fx.victimID[i]
 		if call(http.MethodGet, b.base()+"/v1/whoami", raw) != http.StatusOK {
 			continue // B is restarting or cannot read the key now
@@ -558,6 +568,12 @@ func revoker(ctx context.Context, a, b *instance, fx *fixture, lag func(time.Dur
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
+}
+
+// clientFrom returns a client whose connections come from ip.
+func clientFrom(ip net.IP) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: ip}}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2}}
 }
 
 // endListeners ends every key change listener's connection.
