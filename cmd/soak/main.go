@@ -130,6 +130,7 @@ func run(ctx context.Context, bin string, dur time.Duration, workers int) error 
 	defer stopLB()
 	go lb.watch(lctx)
 
+	start := map[string]procStats{"A": a.procStats(), "B": b.procStats()}
 	var st stats
 	st.status = map[int]*atomic.Int64{}
 	for _, c := range []int{200, 401, 429, 500, 502, 503} {
@@ -145,23 +146,21 @@ func run(ctx context.Context, bin string, dur time.Duration, workers int) error 
 			load(loadCtx, lb, fx.load, w, &st)
 		}()
 	}
-	time.Sleep(2 * time.Second)
-	start := map[string]procStats{"A": a.procStats(), "B": b.procStats()}
 	note("load: %d connections across A and B for %s", workers, dur)
+	began := time.Now()
 
-	var lags []time.Duration
+	var lags []lagAt
 	var lagMu sync.Mutex
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		revoker(loadCtx, a, b, fx, func(d time.Duration) {
+		revoker(loadCtx, a, b, fx, func(at time.Time, d time.Duration) {
 			lagMu.Lock()
-			lags = append(lags, d)
+			lags = append(lags, lagAt{at.Sub(began), d})
 			lagMu.Unlock()
 		})
 	}()
 
-	began := time.Now()
 	at := func(frac float64) time.Time { return began.Add(time.Duration(frac * float64(dur))) }
 	wait := func(t time.Time) bool {
 		select {
@@ -206,10 +205,13 @@ func run(ctx context.Context, bin string, dur time.Duration, workers int) error 
 		event("instance B serving again after %s", time.Since(t0).Round(time.Millisecond))
 	}
 	wait(at(1))
-	end := map[string]procStats{"A": a.procStats(), "B": b.procStats()}
 	stopLoad()
 	wg.Wait()
 	elapsed := time.Since(began)
+	// Idle again (the clients closed their connections): what is left is
+	// what the instances keep.
+	time.Sleep(time.Second)
+	end := map[string]procStats{"A": a.procStats(), "B": b.procStats()}
 	note("load stopped; stopping both instances with SIGTERM (they flush usage counts)")
 	for _, in := range []*instance{a, b} {
 		if err := in.stop(); err != nil {
@@ -249,17 +251,32 @@ func run(ctx context.Context, bin string, dur time.Duration, workers int) error 
 	}
 	p("non-2xx answers: %s", strings.Join(other, ", "))
 	p("client errors (no answer): %d", st.errors.Load())
-	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	sort.Slice(lags, func(i, j int) bool { return lags[i].lag < lags[j].lag })
 	if len(lags) > 0 {
+		d := make([]time.Duration, len(lags))
+		for i, l := range lags {
+			d[i] = l.lag
+		}
 		p("revocation on A refused by B: %d revocations, p50 %s, p99 %s, max %s",
-			len(lags), pct(lags, 0.5), pct(lags, 0.99), lags[len(lags)-1].Round(time.Millisecond))
+			len(d), pct(d, 0.5), pct(d, 0.99), d[len(d)-1].Round(time.Millisecond))
+		var slow []string
+		for i := len(lags) - 1; i >= max(0, len(lags)-3); i-- {
+			slow = append(slow, fmt.Sprintf("%s at %.1fs", lags[i].lag.Round(time.Millisecond), lags[i].at.Seconds()))
+		}
+		p("  slowest: %s", strings.Join(slow, ", "))
 	}
 	p("usage counts: %d requests answered 200, %d written to key_usage: %d lost", ok, written, ok-written)
 	for _, name := range []string{"A", "B"} {
 		s, e := start[name], end[name]
-		p("instance %s: RSS %.1f MB → %.1f MB, goroutines %d → %d", name, s.rssMB, e.rssMB, s.goroutines, e.goroutines)
+		p("instance %s, idle before and after the load: RSS %.1f MB → %.1f MB, goroutines %d → %d", name, s.rssMB, e.rssMB, s.goroutines, e.goroutines)
 	}
+	p("  (B's end figures are those of the process started at its restart)")
 	return nil
+}
+
+// lagAt is one revocation's lag, and when in the run it was revoked.
+type lagAt struct {
+	at, lag time.Duration
 }
 
 func pct(d []time.Duration, q float64) time.Duration {
@@ -525,7 +542,7 @@ func load(ctx context.Context, lb *balancer, keys []string, w int, st *stats) {
 // polls come from a loopback address of their own where the machine allows
 // it (Linux routes all of 127/8 to loopback): B's limit on failed key
 // checks is per address, and the load's address must not spend it.
-func revoker(ctx context.Context, a, b *instance, fx *fixture, lag func(time.Duration)) {
+func revoker(ctx context.Context, a, b *instance, fx *fixture, lag func(at time.Time, d time.Duration)) {
 	var hc *http.Client
 	call := func(method, u, key string) int {
 		req, _ := http.NewRequestWithContext(ctx, method, u, nil)
@@ -557,12 +574,8 @@ func revoker(ctx context.Context, a, b *instance, fx *fixture, lag func(time.Dur
 		}
 		for ctx.Err() == nil {
 			code := call(http.MethodGet, b.base()+"/v1/whoami", raw)
-			if code == http.StatusUnauthorized {
-				lag(time.Since(t0))
-				break
-			}
-			if time.Since(t0) > 30*time.Second {
-				lag(time.Since(t0))
+			if code == http.StatusUnauthorized || time.Since(t0) > 30*time.Second {
+				lag(t0, time.Since(t0))
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
