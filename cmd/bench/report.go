@@ -34,6 +34,7 @@ type results struct {
 	// RevokeSaturated is the same with A and B driven flat out.
 	RevokeSaturated revokeResult `json:"revocation_saturated"`
 	Flood           floodResult  `json:"flood"`
+	Leak            leakResult   `json:"leak_report"`
 	Memory          memResult    `json:"memory"`
 	Seconds         float64      `json:"seconds"`
 	Summary         summary      `json:"summary"`
@@ -90,6 +91,7 @@ type summary struct {
 	FloodP99Ratio       float64                  `json:"flood_p99_ratio"`
 	ListP95ms           float64                  `json:"list_p95_ms"`
 	RSSMB               float64                  `json:"rss_mb"`
+	LeakReportMs        float64                  `json:"leak_report_ms"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
 }
@@ -153,8 +155,9 @@ func (r *results) summarize(set settings) {
 		s.ListP95ms = max(s.ListP95ms, l.P95ms)
 	}
 	s.RSSMB = r.Memory.HWM
-	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f",
-		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB)
+	s.LeakReportMs = r.Leak.Maxms
+	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f leak_report_ms=%.0f",
+		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.LeakReportMs)
 	s.Line += fmt.Sprintf(" revoke_saturated_p99_ms=%.0f flood_p99_ratio=%.2f", s.RevokeSaturatedP99, s.FloodP99Ratio)
 	for _, c := range r.checks(s) {
 		if !c.ok {
@@ -190,6 +193,7 @@ func (r *results) checks(s summary) []check {
 		{"flood of bad keys: p99 ≤ 2× quiet", fmt.Sprintf("%.2f×", s.FloodP99Ratio), s.FloodP99Ratio > 0 && s.FloodP99Ratio <= 2},
 		{"key list p95 ≤ 50 ms", fmt.Sprintf("%.1f ms", s.ListP95ms), s.ListP95ms <= 50},
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
 	}
 }
 
@@ -238,6 +242,8 @@ func (r *results) print(w io.Writer) {
 		set.Conns, r.RevokeSaturated.P50ms, r.RevokeSaturated.P99ms, r.RevokeSaturated.Maxms, r.RevokeSaturated.Revocations)
 	p("flood: a cached key at %.0f req/s on A, p99 %.2f ms quiet, %.2f ms under %.0f unknown keys/s (%d distinct, from %d addresses; answers %v): %.2f×",
 		r.Flood.Rate, r.Flood.Quiet.P99ms, r.Flood.Flooded.P99ms, r.Flood.FloodRate, r.Flood.BadKeys, r.Flood.Sources, r.Flood.FloodAnswers, r.Flood.Ratio)
+	p("leak report: %d signed payloads of %d matches (%d seeded keys of other teams revoked by each) to POST /v1/secret-scanning/github: p50 %.0f ms, slowest %.0f ms",
+		r.Leak.Payloads, r.Leak.Tokens, r.Leak.Found, r.Leak.P50ms, r.Leak.Maxms)
 	p("dashboard GET /settings/api-keys, server time, %s keys in the team:", thousands(int64(set.TeamKeys)))
 	for _, l := range r.List {
 		p("  %-11s %-44s p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (%d requests)", l.Name, l.Path, l.P50ms, l.P95ms, l.Maxms, l.Samples)
