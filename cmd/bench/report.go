@@ -32,12 +32,13 @@ type results struct {
 	List          []listResult `json:"dashboard_list"`
 	Revoke        revokeResult `json:"revocation"`
 	// RevokeSaturated is the same with A and B driven flat out.
-	RevokeSaturated revokeResult `json:"revocation_saturated"`
-	Flood           floodResult  `json:"flood"`
-	Leak            leakResult   `json:"leak_report"`
-	Memory          memResult    `json:"memory"`
-	Seconds         float64      `json:"seconds"`
-	Summary         summary      `json:"summary"`
+	RevokeSaturated revokeResult  `json:"revocation_saturated"`
+	Flood           floodResult   `json:"flood"`
+	Leak            leakResult    `json:"leak_report"`
+	Gateway         gatewayResult `json:"gateway"`
+	Memory          memResult     `json:"memory"`
+	Seconds         float64       `json:"seconds"`
+	Summary         summary       `json:"summary"`
 }
 
 type machine struct {
@@ -91,6 +92,9 @@ type summary struct {
 	FloodP99Ratio       float64                  `json:"flood_p99_ratio"`
 	ListP95ms           float64                  `json:"list_p95_ms"`
 	RSSMB               float64                  `json:"rss_mb"`
+	GatewayCaddyRatio   float64                  `json:"gateway_caddy_ratio"`
+	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
+	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
 	LeakReportMs        float64                  `json:"leak_report_ms"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
@@ -159,6 +163,9 @@ func (r *results) summarize(set settings) {
 	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f leak_report_ms=%.0f",
 		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.LeakReportMs)
 	s.Line += fmt.Sprintf(" revoke_saturated_p99_ms=%.0f flood_p99_ratio=%.2f", s.RevokeSaturatedP99, s.FloodP99Ratio)
+	s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms = r.Gateway.CaddyRatio, r.Gateway.DirectRatio, r.Gateway.AddedP99ms
+	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
+		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -193,6 +200,7 @@ func (r *results) checks(s summary) []check {
 		{"flood of bad keys: p99 ≤ 2× quiet", fmt.Sprintf("%.2f×", s.FloodP99Ratio), s.FloodP99Ratio > 0 && s.FloodP99Ratio <= 2},
 		{"key list p95 ≤ 50 ms", fmt.Sprintf("%.1f ms", s.ListP95ms), s.ListP95ms <= 50},
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
 	}
 }
@@ -250,6 +258,19 @@ func (r *results) print(w io.Writer) {
 	}
 	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
 		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
+	gw := r.Gateway
+	p("gateway: GET %s proxied to a bare upstream, %d connections (%s); medians of per-cycle ratios", gatewayPath, set.Conns, gw.Caddy)
+	if len(gw.Rounds) > 0 {
+		for _, l := range []struct{ name, label string }{{tDirect, "upstream alone"}, {tCaddy, "Caddy reverse_proxy (no auth)"}, {tGateway, "keyward gateway (key + scope)"}} {
+			var rps, p99 []float64
+			for _, round := range gw.Rounds {
+				rps, p99 = append(rps, round[l.name].RPS), append(p99, round[l.name].P99ms)
+			}
+			p("  %-32s %9s req/s  p99 %6.2f ms", l.label, thousands(int64(median(rps))), median(p99))
+		}
+	}
+	p("  gateway ÷ Caddy %.2f×, gateway ÷ upstream %.2f×; at half load (%s req/s) p99 %.2f ms vs %.2f ms direct: %.2f ms added",
+		gw.CaddyRatio, gw.DirectRatio, thousands(int64(gw.RateRPS)), gw.Paced[tGateway].P99ms, gw.Paced[tDirect].P99ms, gw.AddedP99ms)
 	p("")
 	p("targets (DESIGN.md):")
 	for _, c := range r.checks(s) {
