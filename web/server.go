@@ -156,6 +156,10 @@ type Endpoint struct {
 	Listener net.Listener
 	// Handler answers its requests; the server's own handler when nil.
 	Handler http.Handler
+	// Streaming drops the read and write deadlines (header and idle
+	// timeouts stay): bodies stream for as long as they last, as the
+	// gateway's do.
+	Streaming bool
 }
 
 // Shutdown says how ServeAll stops.
@@ -191,6 +195,9 @@ func (s *Server) ServeAll(ctx context.Context, sd Shutdown, eps ...Endpoint) err
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(s.log.With("listener", ep.Name).Handler(), slog.LevelWarn),
+		}
+		if ep.Streaming {
+			servers[i].ReadTimeout, servers[i].WriteTimeout = 0, 0
 		}
 		go func() { errc <- servers[i].Serve(ep.Listener) }()
 	}

@@ -176,27 +176,27 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 			return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
 		}
 	}
-	// Both listeners stop together: on SIGTERM, or when either fails.
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	errs := make(chan error, 2)
-	running := 0
+	// Every listener shuts down alike and together (web.Server.ServeAll):
+	// not ready at once, serving on for KEYWARD_SHUTDOWN_DELAY with
+	// Connection: close, then draining; or when one of them fails.
+	var eps []web.Endpoint
 	if gln != nil {
-		running++
+		ep, err := srv.GatewayEndpoint(gln)
+		if err != nil {
+			_ = gln.Close()
+			if ln != nil {
+				_ = ln.Close()
+			}
+			return err
+		}
 		log.Info("keyward gateway serving", "version", version, "addr", gln.Addr().String(), "upstream", cfg.Upstream.Redacted(), "database", describeDB(cfg))
-		go func() { errs <- srv.ServeGateway(sctx, gln, drain) }()
+		eps = append(eps, ep)
 	}
 	if ln != nil {
-		running++
 		log.Info("keyward serving", "version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
-		go func() { errs <- srv.Serve(sctx, ln, drain) }()
+		eps = append(eps, web.Endpoint{Name: "http", Listener: ln})
 	}
-	var all []error
-	for ; running > 0; running-- {
-		all = append(all, <-errs)
-		stop()
-	}
-	err = errors.Join(all...)
+	err = srv.ServeAll(ctx, web.Shutdown{Delay: cfg.ShutdownDelay, Drain: drain}, eps...)
 	if cerr := srv.Close(context.Background()); cerr != nil {
 		log.Error("closing", "err", cerr)
 	}
