@@ -8,8 +8,8 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// accountRoutes registers setup, sign-in, password change, team switching
-// and members.
+// accountRoutes registers setup, sign-in, password change, team switching,
+// members and team settings.
 func (s *Server) accountRoutes(e *echo.Echo) {
 	e.GET("/", s.handleHome, s.requireUser)
 	e.GET("/setup", s.handleSetupForm)
@@ -18,6 +18,8 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.POST("/login", s.handleLogin)
 	e.POST("/logout", s.handleLogout)
 	e.POST("/teams/switch", s.handleTeamSwitch, s.requireUser)
+	e.GET("/auth/oidc/login", s.handleOIDCLogin)
+	e.GET("/auth/oidc/callback", s.handleOIDCCallback)
 	e.GET("/invitations/:token", s.handleInvitationForm)
 	e.POST("/invitations/:token", s.handleInvitationAccept)
 	e.GET("/password/forgot", s.handleForgotPasswordForm)
@@ -36,6 +38,10 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.POST("/settings/members/:id/role", s.handleMemberRole, s.requireManager)
 	e.GET("/settings/members/:id/remove", s.handleMemberRemoveConfirm, s.requireManager)
 	e.POST("/settings/members/:id/remove", s.handleMemberRemove, s.requireManager)
+
+	// Settings → Team (web/team_settings.go): OWNER changes, ADMIN reads.
+	e.GET("/settings/team", s.handleTeamSettings, s.requireManager)
+	e.POST("/settings/team", s.handleTeamSettingsSave, s.requireManager)
 }
 
 // handleHome serves GET /: owners and admins go to their API keys; members

@@ -47,6 +47,10 @@ type Config struct {
 	// every response closing its connection) before it stops accepting.
 	ShutdownDelay time.Duration
 	LogFormat     string
+	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
+	// OIDC is single sign-on (internal/config/oidc.go).
+	SSOOnly bool
+	OIDC    OIDC
 	// Routes maps gateway paths to resources and public paths (the scopes
 	// file's routes: and public:); empty without a scopes file.
 	Routes *model.RouteTable
@@ -235,6 +239,7 @@ func build(get func(string) string) (*Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.buildAccounts(get)...)
 	return c, errors.Join(errs...)
 }
 

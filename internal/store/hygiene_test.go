@@ -83,7 +83,7 @@ func TestCountKeyHygiene(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		h, err := st.CountKeyHygiene(ctx, acme.ID, now)
+		h, err := st.CountKeyHygiene(ctx, acme.ID, now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestCountKeyHygiene(t *testing.T) {
 
 		// A day later the 8-day key enters the 7-day window too.
 		later := now.Add(day + time.Hour)
-		h2, err := st.CountKeyHygiene(ctx, acme.ID, later)
+		h2, err := st.CountKeyHygiene(ctx, acme.ID, later, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestCountKeyHygiene(t *testing.T) {
 			t.Fatalf("expiring a day later = %d, want 3", h2.Expiring)
 		}
 		// 91 days after its last use, the key used last week is stale too.
-		h3, err := st.CountKeyHygiene(ctx, acme.ID, now.Add(84*day))
+		h3, err := st.CountKeyHygiene(ctx, acme.ID, now.Add(84*day), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestCountKeyHygiene(t *testing.T) {
 		}
 
 		// Another team sees only its own.
-		ho, err := st.CountKeyHygiene(ctx, other.ID, now)
+		ho, err := st.CountKeyHygiene(ctx, other.ID, now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,9 @@ import (
 // writes api_key.created in the same transaction. Like every key change it is
 // announced to the key-change hooks and by NOTIFY, so that verify caches
 // drop a "not found" they may hold for the new key's hash. It returns
-// ECONFLICT on a duplicate hash or public id.
+// EINVALID (field expires_at) when the team's maximum key lifetime does not
+// allow k's expiry, ENOTFOUND for an unknown team and ECONFLICT on a
+// duplicate hash or public id.
 func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Actor) error {
 	now := s.Now()
 	k.CreatedAt, k.UpdatedAt = now, now
@@ -23,6 +25,9 @@ func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Acto
 		k.Scopes = []string{}
 	}
 	return s.inTx(ctx, func(tx *txn) error {
+		if err := tx.checkLifetime(k.TeamID, k.ExpiresAt, now); err != nil {
+			return err
+		}
 		if err := tx.Create(k).Error; err != nil {
 			return err
 		}
@@ -96,6 +101,9 @@ func (s *Store) keyQuery(ctx context.Context, f model.KeyFilter) *gorm.DB {
 	}
 	if f.NeverExpire {
 		q = q.Where("expires_at IS NULL")
+	}
+	if !f.CreatedBefore.IsZero() {
+		q = q.Where("replaced_by = '' AND created_at <= ?", f.CreatedBefore)
 	}
 	if !f.ExpiringBy.IsZero() {
 		q = q.Where("revoked_at IS NULL AND expires_at > ? AND expires_at <= ?", now, f.ExpiringBy)
