@@ -16,6 +16,11 @@ type apiKeyCreateBody struct {
 	Permission  string     `json:"permission"`
 	Scopes      []string   `json:"scopes"`
 	ExpiresAt   *time.Time `json:"expires_at"`
+	// Restrictions, all optional.
+	AllowedIPs       []string         `json:"allowed_ips"`
+	AllowedReferrers []string         `json:"allowed_referrers"`
+	RateLimit        *model.RateLimit `json:"rate_limit"`
+	Quota            *model.Quota     `json:"quota"`
 }
 
 // apiKeyCreatedJSON is the new key with its value, shown this once.
@@ -27,7 +32,8 @@ type apiKeyCreatedJSON struct {
 // handleAPIKeyCreate serves POST /v1/api-keys: creates a key in the calling
 // key's team (environment live unless given) and answers 201 with the raw
 // key in "key", uncacheable; it is never shown again. A key can only create
-// keys within its own permission (403 otherwise).
+// keys within its own permission (403 otherwise). Restrictions
+// (allowed_ips, allowed_referrers, rate_limit, quota) are optional.
 func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	var b apiKeyCreateBody
 	if err := decodeJSON(c, &b); err != nil {
@@ -37,11 +43,12 @@ func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 		b.Environment = model.EnvLive
 	}
 	now := s.now().UTC()
+	r, rerr := ValidRestrictions(apiRestrictionInput(b.AllowedIPs, b.AllowedReferrers, b.RateLimit, b.Quota))
 	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
 		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
-		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt,
+		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt, Restrictions: &r,
 	}, now)
-	if err != nil {
+	if err = joinInvalid(err, rerr); err != nil {
 		return err
 	}
 	act := keyActor(c)

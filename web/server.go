@@ -115,6 +115,9 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	if s.recorder == nil {
 		s.recorder = verify.NewRecorder(st, s.log)
 	}
+	s.verifier.SetRecorder(s.recorder)
+	// At shutdown unspent quota leases go back to the database.
+	s.OnClose(s.verifier.Close)
 	s.OnClose(s.recorder.Close)
 	s.mailer = opts.Mailer
 	if s.mailer == nil && cfg.SMTPURL != "" {
@@ -132,6 +135,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		s.box = box
 	}
 	s.metrics = newMetrics()
+	s.metrics.registerLimitMetrics(s.verifier.Rates())
 	acc, err := s.newAccounts()
 	if err != nil {
 		return nil, err

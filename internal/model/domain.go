@@ -81,7 +81,7 @@ type Team struct {
 
 // Settings returns the team's settings as Settings → Team edits them.
 func (t Team) Settings() TeamSettings {
-	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays}
+	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays, LeakAction: t.LeakAction}
 }
 
 // MaxTeamPolicyDays bounds rotation_days and max_key_lifetime_days (ten years).
@@ -94,10 +94,13 @@ const MaxTeamPolicyDays = 3650
 type TeamSettings struct {
 	RotationDays       int
 	MaxKeyLifetimeDays int
+	// LeakAction is what happens to a key found in public: LeakRevoke or
+	// LeakNotify; "" keeps the team's current action.
+	LeakAction string
 }
 
 // Validate checks the settings. It returns EINVALID with the fields
-// rotation_days and max_key_lifetime_days.
+// rotation_days, max_key_lifetime_days and leak_action.
 func (s TeamSettings) Validate() error {
 	fe := FieldErrors{}
 	if s.RotationDays < 0 || s.RotationDays > MaxTeamPolicyDays {
@@ -105,6 +108,9 @@ func (s TeamSettings) Validate() error {
 	}
 	if s.MaxKeyLifetimeDays < 0 || s.MaxKeyLifetimeDays > MaxTeamPolicyDays {
 		fe.Add("max_key_lifetime_days", "Enter a number of days from 1 to 3650, or allow any lifetime.")
+	}
+	if s.LeakAction != "" && !ValidLeakAction(s.LeakAction) {
+		fe.Add("leak_action", "Choose whether a key found in public is revoked or only reported.")
 	}
 	return fe.Err()
 }
@@ -200,7 +206,6 @@ const (
 	ActionTeamSettings       = "team.settings_changed"
 	ActionKeyLeaked          = "api_key.leaked"
 	ActionKeyLeakAcked       = "api_key.leak_acknowledged"
-	ActionTeamLeakAction     = "team.leak_action_changed"
 	ActionMemberAdded        = "member.added"
 	ActionMemberRoleChanged  = "member.role_changed"
 	ActionMemberRemoved      = "member.removed"
