@@ -232,7 +232,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	for i := set.TeamKeys - 1; i > 0 && len(victims) < set.Revocations; i-- {
+	for i := set.TeamKeys - 1; i > 0 && len(victims) < 2*set.Revocations; i-- {
 		if keyActive(i) {
 			victims, victimIDs = append(victims, g.raw(i)), append(victimIDs, g.publicID(i))
 		}
@@ -262,6 +262,11 @@ func run(ctx context.Context) (err error) {
 	}
 	res.RecordNs = recordCost(a.st)
 
+	note("flood: a valid key's p99 on A, quiet and under %d unknown keys/s", floodRate)
+	if res.Flood, err = measureFlood(ctx, a, loadKeys, set, max(2, set.Cycles/2), 2*time.Second); err != nil {
+		return err
+	}
+
 	note("dashboard: key list server time, %d requests per page", set.ListSamples)
 	pages := []listPage{
 		{Name: "first page", Path: "/settings/api-keys", must: keyName(set.TeamKeys - 1)},
@@ -282,12 +287,17 @@ func run(ctx context.Context) (err error) {
 	res.Webhooks.Creates = set.Creates
 	res.Webhooks.EventCost = res.Webhooks.CreateWithMs/res.Webhooks.CreateWithoutMs - 1
 
-	note("revocation: %d keys revoked on A, polled on B", len(victims))
+	half := len(victims) / 2
+	note("revocation: %d keys revoked on A, polled on B", half)
 	b, err := start(instanceOptions{app: "kwbench-b", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true})
 	if err != nil {
 		return err
 	}
-	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs, victims); err != nil {
+	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs[:half], victims[:half]); err != nil {
+		return err
+	}
+	note("revocation at saturation: %d more, with A and B both driven flat out", len(victims)-half)
+	if res.RevokeSaturated, err = measureRevocationsSaturated(ctx, a, b, admin, victimIDs[half:], victims[half:], loadKeys, set); err != nil {
 		return err
 	}
 	note("leak report: %d signed secret-scanning payloads of %d matches on A", set.LeakPayloads, leakTokens)

@@ -41,7 +41,13 @@ type Config struct {
 	CookieSecureDefaulted bool
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
-	LogFormat             string
+	// CacheStaleIfError is how long past its TTL a cached key is served
+	// while the database cannot be reached.
+	CacheStaleIfError time.Duration
+	// ShutdownDelay is how long a stopping server keeps serving (not ready,
+	// every response closing its connection) before it stops accepting.
+	ShutdownDelay time.Duration
+	LogFormat     string
 	// SMTPURL (smtp:// or smtps://) turns e-mail on; MailFrom is the sender.
 	SMTPURL  string
 	MailFrom string
@@ -104,6 +110,8 @@ var settings = []setting{
 	{"KEYWARD_COOKIE_SECURE", "cookie-secure", "", "mark cookies Secure (true|false); default true, false for the embedded default"},
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
+	{"KEYWARD_CACHE_STALE_IF_ERROR", "cache-stale-if-error", "10m", "how long past its TTL a cached key is still served while the database is unreachable (0: never)"},
+	{"KEYWARD_SHUTDOWN_DELAY", "shutdown-delay", "5s", "on SIGTERM, how long to keep serving while /readyz says 503 before closing the port"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
 	{"KEYWARD_SMTP_URL", "smtp-url", "", "SMTP server for e-mail, smtp://user:pass@host:587 or smtps://…; unset: no e-mail"},
 	{"KEYWARD_MAIL_FROM", "mail-from", "", "sender address of keyward's e-mail, e.g. keyward@example.com"},
@@ -214,6 +222,12 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	if c.CacheStaleIfError, err = time.ParseDuration(get("KEYWARD_CACHE_STALE_IF_ERROR")); err != nil || c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
+		bad("KEYWARD_CACHE_STALE_IF_ERROR", "expected a duration between 0 (off) and 24h, e.g. 10m", get("KEYWARD_CACHE_STALE_IF_ERROR"))
+	}
+	if c.ShutdownDelay, err = time.ParseDuration(get("KEYWARD_SHUTDOWN_DELAY")); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		bad("KEYWARD_SHUTDOWN_DELAY", "expected a duration between 0 and 5m, e.g. 5s", get("KEYWARD_SHUTDOWN_DELAY"))
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
 		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))

@@ -79,6 +79,10 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 		if err := tx.Create(n).Error; err != nil {
 			return err
 		}
+		// A created key is announced like any other (see CreateKey).
+		if err := tx.notifyKey(n.KeyHash); err != nil {
+			return err
+		}
 
 		end := now.Add(r.Grace)
 		if old.ExpiresAt != nil && old.ExpiresAt.Before(end) {
