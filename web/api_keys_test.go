@@ -243,9 +243,9 @@ func TestAPIAnotherTeamsKeyIsNotFound(t *testing.T) {
 // TestAPIPermissionSetsOnEveryRoute calls every documented operation with
 // read_all, write_all, and restricted keys with and without its scope.
 func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
-	app := newAPIApp(t)
+	app := newAPIApp(t, withAPIConfig(withEncryptionKey))
 	_, other := app.key(t, app.team.ID, model.PermReadAll)
-	resources := []string{"api_keys", "members", "audit_log", "key_verification"}
+	resources := []string{"api_keys", "members", "audit_log", "webhooks", "key_verification"}
 	for _, op := range documentedOperations(t) {
 		if op.id == "secretScanningGitHub" {
 			continue // takes no key: signed by the scanner (leak_test.go)
@@ -284,12 +284,27 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 		}
 		for _, kc := range cases {
 			_, raw := app.key(t, app.team.ID, kc.set, kc.scopes...)
-			// A target every key that may act on it covers (DESIGN.md: a key
-			// only manages keys whose permissions its own cover).
-			target, _ := app.key(t, app.team.ID, model.PermRestricted, "api_keys:read")
-			path := strings.ReplaceAll(op.path, "{id}", target.PublicID)
+			targetScope := "api_keys:read"
+			if op.id == "rollKey" {
+				// A key may only roll keys its own permission covers.
+				targetScope = "api_keys:read"
+			}
+			target, _ := app.key(t, app.team.ID, model.PermRestricted, targetScope)
+			id := target.PublicID
+			if strings.HasPrefix(op.path, "/v1/webhook-endpoints/") {
+				ep := model.WebhookEndpoint{TeamID: app.team.ID, URL: "https://203.0.113.10/hook"}
+				if err := app.store.CreateEndpoint(context.Background(), &ep, store.EndpointSecret{Sealed: "x", KeyID: "x"}, model.Actor{Label: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				id = ep.PublicID
+			}
+			path := strings.ReplaceAll(op.path, "{id}", id)
 			var body any
 			switch op.id {
+			case "createWebhookEndpoint":
+				body = `{"url":"https://203.0.113.10/hook"}`
+			case "updateWebhookEndpoint":
+				body = `{"description":"changed"}`
 			case "createKey":
 				body = `{"name":"made","permission":"restricted","scopes":["api_keys:read"]}`
 			case "updateKey":

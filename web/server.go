@@ -17,6 +17,8 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/notify"
+	"github.com/keyward/keyward/internal/secretbox"
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
@@ -41,6 +43,9 @@ type Options struct {
 	// ScanKeys are the secret scanners' public keys; when nil, read from
 	// KEYWARD_SECRET_SCANNING_KEYS (without SIGHUP reloads).
 	ScanKeys *secretscan.Keys
+	// Mailer sends the dashboard's e-mail (invitations, password resets);
+	// when nil, one for KEYWARD_SMTP_URL, or none when that is unset.
+	Mailer notify.Mailer
 }
 
 // Server holds everything the handlers need. Build it with New.
@@ -79,6 +84,10 @@ type Server struct {
 	gw *gateway
 	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).
 	scanKeys *secretscan.Keys
+	// box seals webhook signing secrets; nil without an encryption key.
+	box *secretbox.Box
+	// mailer sends e-mail; nil when keyward sends none.
+	mailer notify.Mailer
 }
 
 // New builds the server and registers every route.
@@ -118,6 +127,21 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	// At shutdown unspent quota leases go back to the database.
 	s.OnClose(s.verifier.Close)
 	s.OnClose(s.recorder.Close)
+	s.mailer = opts.Mailer
+	if s.mailer == nil && cfg.SMTPURL != "" {
+		m, err := notify.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		s.mailer = m
+	}
+	if len(cfg.EncryptionKey) > 0 {
+		box, err := secretbox.New(cfg.EncryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		s.box = box
+	}
 	s.metrics = newMetrics()
 	s.outage = newOutage(s)
 	s.OnClose(s.outage.close)

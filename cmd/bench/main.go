@@ -62,17 +62,20 @@ type settings struct {
 	CachedKeys  int           `json:"cached_keys"`
 	// LeakPayloads is the number of 1,000-match secret-scanning payloads timed.
 	LeakPayloads int `json:"leak_payloads"`
+	Webhooks     int `json:"webhooks"`
+	Creates      int `json:"event_cost_creates"`
 }
 
 func settingsFor(quick bool) settings {
 	s := settings{
 		Mode: "full", TotalKeys: 1_000_000, TeamKeys: 10_000, LoadKeys: 1_000, Conns: 32,
 		Rounds: 3, Cycles: 8, Slice: 500 * time.Millisecond, Warm: 2 * time.Second, Flush: 500 * time.Millisecond,
-		ListSamples: 200, Revocations: 100, CachedKeys: 100_000, LeakPayloads: 5,
+		ListSamples: 200, Revocations: 100, CachedKeys: 100_000, LeakPayloads: 5, Webhooks: 5000, Creates: 400,
 	}
 	if quick {
 		s.Mode, s.TotalKeys, s.TeamKeys, s.LoadKeys = "quick", 100_000, 2_000, 500
 		s.Cycles, s.Warm, s.ListSamples, s.LeakPayloads = 4, time.Second, 50, 3
+		s.Webhooks, s.Creates = 2000, 150
 	}
 	return s
 }
@@ -273,6 +276,16 @@ func run(ctx context.Context) (err error) {
 	if res.List, err = timeList(ctx, owner, a.timings, pages, 10, set.ListSamples); err != nil {
 		return err
 	}
+
+	note("webhooks: %d events delivered to a local receiver; key creates with and without events", set.Webhooks)
+	if res.Webhooks, err = measureWebhooks(ctx, db, team.ID, set.Webhooks, log); err != nil {
+		return err
+	}
+	if res.Webhooks.CreateWithMs, res.Webhooks.CreateWithoutMs, err = measureEventCost(ctx, db, secret, admin, set.Creates, log); err != nil {
+		return err
+	}
+	res.Webhooks.Creates = set.Creates
+	res.Webhooks.EventCost = res.Webhooks.CreateWithMs/res.Webhooks.CreateWithoutMs - 1
 
 	half := len(victims) / 2
 	note("revocation: %d keys revoked on A, polled on B", half)

@@ -41,6 +41,7 @@ type results struct {
 	Leak            leakResult    `json:"leak_report"`
 	Gateway         gatewayResult `json:"gateway"`
 	Memory          memResult     `json:"memory"`
+	Webhooks        webhookResult `json:"webhooks"`
 	Seconds         float64       `json:"seconds"`
 	Summary         summary       `json:"summary"`
 }
@@ -102,6 +103,8 @@ type summary struct {
 	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
 	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
 	LeakReportMs        float64                  `json:"leak_report_ms"`
+	WebhooksPerS        float64                  `json:"webhooks_per_s"`
+	EventCost           float64                  `json:"event_cost"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
 }
@@ -167,6 +170,7 @@ func (r *results) summarize(set settings) {
 	s.RSSMB = r.Memory.HWM
 	s.RestrictedRatio, s.RestrictedRedis = median(r.RestrictedRatios), median(r.RestrictedRedisRatios)
 	s.LeakReportMs = r.Leak.Maxms
+	s.WebhooksPerS, s.EventCost = r.Webhooks.PerSecond, r.Webhooks.EventCost
 	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f leak_report_ms=%.0f",
 		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.LeakReportMs)
 	s.Line += fmt.Sprintf(" revoke_saturated_p99_ms=%.0f flood_p99_ratio=%.2f", s.RevokeSaturatedP99, s.FloodP99Ratio)
@@ -174,6 +178,7 @@ func (r *results) summarize(set settings) {
 	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
 		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
 	s.Line += fmt.Sprintf(" restricted_ratio=%.2f restricted_redis_ratio=%.2f", s.RestrictedRatio, s.RestrictedRedis)
+	s.Line += fmt.Sprintf(" webhooks_per_s=%.0f event_cost=%.2f", s.WebhooksPerS, noNegativeZero(s.EventCost))
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -212,6 +217,8 @@ func (r *results) checks(s summary) []check {
 		{"restricted key with Redis ≥ 0.5× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRedis), s.RestrictedRedis >= 0.5},
 		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
+		{"webhooks ≥ 500 deliveries/s", fmt.Sprintf("%.0f/s", s.WebhooksPerS), s.WebhooksPerS >= 500},
+		{"writing the event ≤ 10 % of a key create", fmt.Sprintf("%.1f %%", 100*s.EventCost), s.EventCost <= 0.10},
 	}
 }
 
@@ -268,6 +275,8 @@ func (r *results) print(w io.Writer) {
 	for _, l := range r.List {
 		p("  %-11s %-44s p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (%d requests)", l.Name, l.Path, l.P50ms, l.P95ms, l.Maxms, l.Samples)
 	}
+	p("webhooks: %d deliveries to a local receiver in %.2f s (%.0f/s); POST /v1/api-keys server time, median of %d: %.2f ms with the event, %.2f ms without (%+.1f %%)",
+		r.Webhooks.Deliveries, r.Webhooks.Seconds, r.Webhooks.PerSecond, r.Webhooks.Creates, r.Webhooks.CreateWithMs, r.Webhooks.CreateWithoutMs, 100*r.Webhooks.EventCost)
 	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
 		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
 	gw := r.Gateway

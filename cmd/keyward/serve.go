@@ -130,6 +130,9 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	if err := cfg.EnsureSessionSecret(); err != nil {
 		return err
 	}
+	if err := cfg.EnsureEncryptionKey(); err != nil {
+		return err
+	}
 	if cfg.CookieSecureDefaulted && !gatewayOnly {
 		log.Warn("cookies are not marked Secure: the embedded default serves plain HTTP on localhost; set KEYWARD_COOKIE_SECURE=true behind HTTPS")
 	}
@@ -161,6 +164,15 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Events, webhooks, e-mail and expiry reminders: a delivery worker and
+	// an expiry scanner on every instance (on PostgreSQL the workers share
+	// the queue through FOR UPDATE SKIP LOCKED and one scanner at a time
+	// holds the scan's advisory lock).
+	stopNotify, err := startNotify(ctx, cfg, st, srv, log)
+	if err != nil {
+		return err
+	}
+	srv.OnClose(func(context.Context) error { stopNotify(); return nil })
 	if st.Dialect() == store.Postgres {
 		lctx, stopListening := context.WithCancel(context.Background())
 		listener := verify.NewListener(cfg.DSN(), verifier, log)

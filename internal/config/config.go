@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/secretbox"
 )
 
 // Config is the whole configuration of a keyward process.
@@ -53,6 +54,16 @@ type Config struct {
 	// MetricsAddr, when set, is a separate listener that serves /metrics.
 	// Neither set: /metrics is not served at all.
 	MetricsAddr string
+	// SMTPURL (smtp:// or smtps://) turns e-mail on; MailFrom is the sender.
+	SMTPURL  string
+	MailFrom string
+	// BaseURL is the dashboard's public URL, for links in e-mails.
+	BaseURL string
+	// WebhookAllowPrivate lets webhooks reach loopback and private addresses.
+	WebhookAllowPrivate bool
+	// EncryptionKey seals stored secrets (32 bytes); for the embedded
+	// default EnsureEncryptionKey fills it from the data dir.
+	EncryptionKey []byte
 	// RedisURL, when set, shares keys' rate limits between instances.
 	RedisURL string
 	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
@@ -110,6 +121,11 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
 	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
 	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
+	{"KEYWARD_SMTP_URL", "smtp-url", "", "SMTP server for e-mail, smtp://user:pass@host:587 or smtps://…; unset: no e-mail"},
+	{"KEYWARD_MAIL_FROM", "mail-from", "", "sender address of keyward's e-mail, e.g. keyward@example.com"},
+	{"KEYWARD_BASE_URL", "base-url", "http://localhost:8080", "public URL of the dashboard, used in e-mail links"},
+	{"KEYWARD_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "let webhooks reach loopback and private addresses (true|false)"},
+	{"KEYWARD_ENCRYPTION_KEY", "encryption-key", "", "32 bytes in base64 sealing stored webhook secrets; embedded default: generated into the data dir"},
 	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
@@ -235,6 +251,26 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
+	}
+	c.SMTPURL, c.MailFrom, c.BaseURL = get("KEYWARD_SMTP_URL"), get("KEYWARD_MAIL_FROM"), strings.TrimRight(get("KEYWARD_BASE_URL"), "/")
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			errs = append(errs, errors.New("KEYWARD_SMTP_URL: expected smtp://user:pass@host:587 or smtps://user:pass@host:465"))
+		}
+		if c.MailFrom == "" {
+			errs = append(errs, errors.New("KEYWARD_MAIL_FROM: required with KEYWARD_SMTP_URL (the sender address of keyward's e-mail)"))
+		}
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("KEYWARD_BASE_URL", "expected the dashboard's public URL, e.g. https://keys.example.com", c.BaseURL)
+	}
+	if c.WebhookAllowPrivate, err = strconv.ParseBool(get("KEYWARD_WEBHOOK_ALLOW_PRIVATE")); err != nil {
+		bad("KEYWARD_WEBHOOK_ALLOW_PRIVATE", "expected true or false", get("KEYWARD_WEBHOOK_ALLOW_PRIVATE"))
+	}
+	if k := get("KEYWARD_ENCRYPTION_KEY"); k != "" {
+		if c.EncryptionKey, err = secretbox.ParseKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_ENCRYPTION_KEY: %w", err))
+		}
 	}
 	if c.ScopesFile != "" {
 		sc, err := LoadScopes(c.ScopesFile)
@@ -476,5 +512,21 @@ func (c *Config) EnsureSessionSecret() error {
 		return fmt.Errorf("KEYWARD_DATA_DIR: cannot write the session secret: %w", err)
 	}
 	c.SessionSecret = []byte(secret)
+	return nil
+}
+
+// EnsureEncryptionKey fills EncryptionKey for the embedded default: read
+// from encryption.key in the data dir, or generated once and kept there
+// (mode 0600). With PostgreSQL the key must come from KEYWARD_ENCRYPTION_KEY
+// so that every instance shares it; then this does nothing.
+func (c *Config) EnsureEncryptionKey() error {
+	if len(c.EncryptionKey) > 0 || !c.Embedded() {
+		return nil
+	}
+	k, err := secretbox.EnsureKeyFile(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("KEYWARD_DATA_DIR: %w", err)
+	}
+	c.EncryptionKey = k
 	return nil
 }

@@ -12,6 +12,9 @@ import (
 
 var forUpdate = clause.Locking{Strength: "UPDATE"}
 
+// skipLocked claims rows no other transaction holds (PostgreSQL only).
+var skipLocked = clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // likePattern escapes LIKE wildcards in user input and wraps it in %…%.
