@@ -1,8 +1,10 @@
 package views
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/model"
@@ -103,6 +105,7 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionKeyUpdated, "Key edited"},
 		{model.ActionKeyRevoked, "Key revoked"},
 		{model.ActionKeyDeleted, "Key deleted"},
+		{model.ActionKeyRolled, "Key rolled"},
 		{model.ActionKeyLeaked, "Key found in public"},
 		{model.ActionKeyLeakAcked, "Leak acknowledged"},
 	}},
@@ -124,7 +127,7 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionTwoFactorDisabled, "Two-factor turned off"},
 		{model.ActionRecoveryCodeUsed, "Recovery code used"},
 		{model.ActionTeamCreated, "Team created"},
-		{model.ActionTeamLeakAction, "Leak action changed"},
+		{model.ActionTeamSettings, "Team settings changed"},
 	}},
 }
 
@@ -154,6 +157,13 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "revoked API key " + name
 	case model.ActionKeyDeleted:
 		return "deleted API key " + name
+	case model.ActionKeyRolled:
+		if n := str(ev.Detail["replaced_by"]); n != "" {
+			return "rolled API key " + name + " (replaced by " + n + ")"
+		}
+		return "rolled API key " + name
+	case model.ActionTeamSettings:
+		return "changed the team's settings" + teamSettingsChanges(ev.Detail)
 	case model.ActionKeyLeaked:
 		if u := str(ev.Detail["url"]); u != "" {
 			return "found API key " + name + " in public at " + u
@@ -161,11 +171,6 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "reported API key " + name + " as leaked"
 	case model.ActionKeyLeakAcked:
 		return "acknowledged the leak of API key " + name
-	case model.ActionTeamLeakAction:
-		if m, ok := ev.Detail["leak_action"].(map[string]any); ok {
-			return "set the team's leak action to " + str(m["to"])
-		}
-		return "changed the team's leak action"
 	case model.ActionMemberAdded:
 		if r := roleLabel(ev.Detail["role"]); r != "" {
 			return "added " + name + " as " + r
@@ -211,6 +216,21 @@ func AuditSentence(ev model.AuditEvent) string {
 		return ev.Action + " " + name
 	}
 	return ev.Action
+}
+
+// teamSettingsChanges lists a team.settings_changed event's changes:
+// ": rotation_days 0 → 90, max_key_lifetime_days 0 → 45, leak_action revoke → notify".
+func teamSettingsChanges(d map[string]any) string {
+	var parts []string
+	for _, k := range []string{"rotation_days", "max_key_lifetime_days", "leak_action"} {
+		if m, ok := d[k].(map[string]any); ok {
+			parts = append(parts, k+" "+fmt.Sprint(m["from"])+" → "+fmt.Sprint(m["to"]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, ", ")
 }
 
 func roleLabel(v any) string { return model.Role(str(v)).Label() }

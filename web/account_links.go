@@ -9,8 +9,15 @@ import (
 )
 
 // linkURL is the absolute URL of path on this dashboard, for links that
-// people open later (invitations, password resets).
+// people open later (invitations, password resets, the single sign-on
+// callback): under KEYWARD_BASE_URL, never under the request's Host
+// header, which a client chooses (a reset link mailed under a forged Host
+// would hand the token to another site). Only a configuration without a
+// base URL (tests, embedding) falls back to the request's own address.
 func (s *Server) linkURL(c echo.Context, path string) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL + path
+	}
 	return c.Scheme() + "://" + c.Request().Host + path
 }
 

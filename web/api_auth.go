@@ -36,8 +36,8 @@ var (
 		Message: "API keys in the URL (?key=) are turned off. Send the key in the X-API-Key header or as Authorization: Bearer <key>."}}
 	errTwoKeys = echo.NewHTTPError(http.StatusBadRequest,
 		"The request carries two different API keys. Send exactly one, in the X-API-Key header or as Authorization: Bearer <key>.")
-	errTooManyKeyFailures = &apiError{code: "rate_limited", err: model.Errorf(model.ETOOMANY,
-		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again.")}
+	errTooManyKeyFailures = &apiError{code: "too_many_failures", err: model.Errorf(model.ETOOMANY,
+		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again with a valid key.")}
 )
 
 // Failed key checks per client IP: a burst, then one every interval. An IP
@@ -117,33 +117,41 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 
 // authenticate is the one key check of every path that takes a key (the
 // /v1 API and the gateway): one credential, checked for shape and checksum
-// before any cache or database work, then verified (cached). Missing,
-// malformed, unknown, expired and revoked keys all get the same 401; each
-// failure spends a token of the client IP, and an IP out of tokens gets
-// 429. A store outage on an uncached key is 503. Every accepted request,
-// and every refused real key, is recorded for last-used and usage counts.
+// before any cache or database work, then verified (cached) and held to
+// its restrictions, all through verify.Authorize, the one enforcement
+// point. Missing, malformed, unknown, expired and revoked keys all get the
+// same 401; each such failure spends a token of the client IP, and a
+// failure from an IP out of tokens gets 429 too_many_failures (a valid key
+// is never refused for its address's failures). A restriction refuses with 403 ip_not_allowed or
+// referrer_not_allowed, or 429 rate_limited or quota_exceeded (with the
+// RateLimit headers, also set on accepted requests of limited keys). A
+// store outage on an uncached key is 503. Uses and refusals are counted
+// by Authorize. The caller checks the scope next (requireScope, the
+// gateway's checkScope), which keeps Authorize's order.
 func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 	ip := c.RealIP()
 	now := s.now()
-	if d := s.api.keyFailures.wait(ip, now); d > 0 {
-		return nil, limited(c, d)
-	}
 	raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 	if err == nil {
-		var k *verify.Verified
-		k, err = s.verifier.Check(c.Request().Context(), raw)
-		if err == nil {
-			s.recorder.Record(k.ID(), ip, now)
-			return k, nil
-		}
-		if k != nil {
-			s.recorder.RecordRefused(k.ID(), ip, now)
-		}
-		if model.ErrorCode(err) == model.EUNAUTHORIZED {
+		d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
+		switch d.Code {
+		case verify.OK:
+			s.rateHeaders(c.Response().Header(), d)
+			return d.Key, nil
+		case verify.Invalid:
 			err = errInvalidKey
+		case verify.Unavailable:
+			err = d.Err
+		default:
+			return nil, s.refusal(c, d)
 		}
 	}
 	if model.ErrorCode(err) == model.EUNAUTHORIZED {
+		// Only failures are limited: a valid key never reaches this point,
+		// so it is never refused for its address's failures.
+		if d := s.api.keyFailures.wait(ip, now); d > 0 {
+			return nil, limited(c, d)
+		}
 		s.api.keyFailures.failed(ip, now)
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
 	}
@@ -200,15 +208,31 @@ func apiCredential(r *http.Request, allowQuery bool) (string, error) {
 }
 
 // requireScope lets a request through only if its key grants scope
-// ("resource:read" or "resource:write"); otherwise 403 insufficient_scope,
-// naming the scope. Routes follow DESIGN.md: GET needs read, other methods
-// write (POST /v1/keys/verify, which changes nothing, needs read).
-func requireScope(scope string) echo.MiddlewareFunc {
+// ("resource:read" or "resource:write") or one of the alternatives;
+// otherwise 403 insufficient_scope, naming the scope. Routes follow
+// DESIGN.md: GET needs read, other methods write (POST /v1/keys/verify,
+// which changes nothing, needs read).
+func requireScope(scope string, alternatives ...string) echo.MiddlewareFunc {
 	resource, access, _ := strings.Cut(scope, ":")
 	need := model.Access(access)
+	type alt struct {
+		resource string
+		access   model.Access
+	}
+	var alts []alt
+	for _, sc := range alternatives {
+		r, a, _ := strings.Cut(sc, ":")
+		alts = append(alts, alt{r, model.Access(a)})
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := checkScope(c, apiKey(c), resource, need); err != nil {
+			k := apiKey(c)
+			for _, a := range alts {
+				if k.Allows(a.resource, a.access) {
+					return next(c)
+				}
+			}
+			if err := checkScope(c, k, resource, need); err != nil {
 				return err
 			}
 			return next(c)

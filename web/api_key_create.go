@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,11 +12,16 @@ import (
 
 // apiKeyCreateBody is the body of POST /v1/api-keys.
 type apiKeyCreateBody struct {
-	Name        string     `json:"name"`
-	Environment string     `json:"environment"`
-	Permission  string     `json:"permission"`
-	Scopes      []string   `json:"scopes"`
-	ExpiresAt   *time.Time `json:"expires_at"`
+	Name        string          `json:"name"`
+	Environment json.RawMessage `json:"environment"`
+	Permission  string          `json:"permission"`
+	Scopes      []string        `json:"scopes"`
+	ExpiresAt   *time.Time      `json:"expires_at"`
+	// Restrictions, all optional.
+	AllowedIPs       []string         `json:"allowed_ips"`
+	AllowedReferrers []string         `json:"allowed_referrers"`
+	RateLimit        *model.RateLimit `json:"rate_limit"`
+	Quota            *model.Quota     `json:"quota"`
 }
 
 // apiKeyCreatedJSON is the new key with its value, shown this once.
@@ -27,21 +33,29 @@ type apiKeyCreatedJSON struct {
 // handleAPIKeyCreate serves POST /v1/api-keys: creates a key in the calling
 // key's team (environment live unless given) and answers 201 with the raw
 // key in "key", uncacheable; it is never shown again. A key can only create
-// keys within its own permission (403 otherwise).
+// keys within its own permission (403 otherwise). Restrictions
+// (allowed_ips, allowed_referrers, rate_limit, quota) are optional.
 func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	var b apiKeyCreateBody
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	if b.Environment == "" {
-		b.Environment = model.EnvLive
+	// Absent means live; null, "" or anything but a string is refused
+	// rather than guessed.
+	env := model.EnvLive
+	if b.Environment != nil {
+		if err := json.Unmarshal(b.Environment, &env); err != nil || string(b.Environment) == "null" || env == "" {
+			msg := "environment must be \"live\" or \"test\" (leave it out for live)."
+			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"environment": msg}}
+		}
 	}
 	now := s.now().UTC()
+	r, rerr := ValidRestrictions(apiRestrictionInput(b.AllowedIPs, b.AllowedReferrers, b.RateLimit, b.Quota))
 	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
-		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
-		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt,
+		Name: b.Name, Environment: env, Permission: model.PermissionSet(b.Permission),
+		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt, Restrictions: &r,
 	}, now)
-	if err != nil {
+	if err = joinInvalid(err, rerr); err != nil {
 		return err
 	}
 	act := keyActor(c)

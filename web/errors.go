@@ -59,6 +59,8 @@ func apiCode(status int, err error) string {
 		return "method_not_allowed"
 	case http.StatusRequestEntityTooLarge:
 		return "request_too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
 	case http.StatusBadRequest:
 		return "bad_request"
 	case http.StatusForbidden:
@@ -120,7 +122,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status := statusOf(err)
-	if status >= 500 {
+	switch {
+	case model.ErrorCode(err) == model.EUNAVAILABLE:
+		// Logged once per outage, not per request (web/outage.go).
+		s.outage.refuse(c, err)
+	case status >= 500:
 		s.logger(c).Error("request failed", "status", status, "err", err)
 	}
 	msg := userMessage(status, err)

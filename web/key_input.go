@@ -30,6 +30,9 @@ type KeyInput struct {
 	Scopes []string
 	// ExpiresAt is when the key stops working; nil means never.
 	ExpiresAt *time.Time
+	// Restrictions, validated by ValidRestrictions; nil means none on a
+	// new key and no change on an edit.
+	Restrictions *model.Restrictions
 }
 
 // NewKey validates in and builds a new key of the team: public id, hash and
@@ -54,7 +57,7 @@ func NewKey(c *model.Catalog, prefix string, teamID int64, in KeyInput, now time
 	if err != nil {
 		return model.APIKey{}, "", model.Wrap(model.EINTERNAL, err, "")
 	}
-	return model.APIKey{
+	k = model.APIKey{
 		PublicID:      keys.NewPublicID("key"),
 		TeamID:        teamID,
 		Name:          name,
@@ -64,7 +67,13 @@ func NewKey(c *model.Catalog, prefix string, teamID int64, in KeyInput, now time
 		PermissionSet: perm.Set,
 		Scopes:        storedScopes(perm),
 		ExpiresAt:     exp,
-	}, raw, nil
+	}
+	var r model.Restrictions
+	if in.Restrictions != nil {
+		r = *in.Restrictions
+	}
+	k.SetRestrictions(r, now)
+	return k, raw, nil
 }
 
 // EditKey validates a complete edit (name, permission and expiry, as the
@@ -80,12 +89,13 @@ func EditKey(c *model.Catalog, in KeyInput, now time.Time) (model.KeyUpdate, err
 	if err := fe.Err(); err != nil {
 		return model.KeyUpdate{}, err
 	}
-	return model.KeyUpdate{Name: &name, Permission: &perm, SetExpiry: true, ExpiresAt: exp}, nil
+	return model.KeyUpdate{Name: &name, Permission: &perm, SetExpiry: true, ExpiresAt: exp, Restrictions: in.Restrictions}, nil
 }
 
 // ValidKeyName trims name and checks that it has 1 to model.MaxKeyNameLen
-// characters (any Unicode, but no control characters). It returns EINVALID
-// with the field "name".
+// characters (any Unicode, but no control characters and none of the
+// invisible direction and zero-width characters of model.IsDeceptiveRune).
+// It returns EINVALID with the field "name".
 func ValidKeyName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	msg := ""
@@ -96,6 +106,8 @@ func ValidKeyName(name string) (string, error) {
 		msg = "Keep the name to 100 characters or fewer."
 	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
 		msg = "The name can't contain control characters or invalid text."
+	default:
+		msg = model.DeceptiveTextMessage("The name", name)
 	}
 	if msg != "" {
 		return "", &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"name": msg}}
@@ -130,20 +142,12 @@ func CheckGrant(actor model.Actor, p model.Permission) error {
 
 // CheckManage enforces "no escalation" on an existing key: an API key acting
 // as actor may change, roll, revoke or delete only keys whose permission its
-// own covers, and a test key only test keys. It returns EFORBIDDEN if it may
-// not. A user actor passes (people are limited by their role).
+// own covers, and a test key only test keys (model.Actor.MayManage, the one
+// copy of the rule, which the store also checks on the locked row). It
+// returns EFORBIDDEN if it may not. A user actor passes (people are limited
+// by their role).
 func CheckManage(actor model.Actor, k model.APIKey) error {
-	if actor.Permission == nil {
-		return nil
-	}
-	if actor.Environment == model.EnvTest && k.Environment != model.EnvTest {
-		return model.Errorf(model.EFORBIDDEN, "A test key can only manage test keys.")
-	}
-	if !actor.Permission.Covers(k.Permission()) {
-		return model.Errorf(model.EFORBIDDEN, "This key can't manage a key with more permissions than its own (%s).",
-			strings.Join(actor.Permission.ScopeStrings(), ", "))
-	}
-	return nil
+	return actor.MayManage(k)
 }
 
 // ParseGrace reads how long an old key keeps working after a roll: a

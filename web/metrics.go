@@ -1,13 +1,19 @@
 package web
 
 import (
+	"crypto/subtle"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyward/keyward/internal/limit"
+	"github.com/keyward/keyward/internal/model"
 )
 
 type metrics struct {
@@ -54,8 +60,82 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// handleMetrics serves GET /metrics in the Prometheus text format.
+// handleMetrics serves GET /metrics on the main listener, in the Prometheus
+// text format, only to requests bearing KEYWARD_METRICS_TOKEN (401 without
+// it). With no token configured it is not served here at all (404): the
+// counters tell sign-in failures, key creations and process details that
+// are nobody's business but the operator's (KEYWARD_METRICS_ADDR serves
+// them on a listener of their own instead).
 func (s *Server) handleMetrics(c echo.Context) error {
+	if s.cfg.MetricsToken == "" {
+		return echo.ErrNotFound
+	}
+	if !metricsAuthorized(c.Request(), s.cfg.MetricsToken) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+		return model.Errorf(model.EUNAUTHORIZED, "Send the metrics token as Authorization: Bearer <token>.")
+	}
+	noStore(c)
 	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// metricsAuthorized reports whether r bears token (compared in constant time).
+func metricsAuthorized(r *http.Request, token string) bool {
+	v := strings.TrimSpace(r.Header.Get(echo.HeaderAuthorization))
+	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(v[7:])), []byte(token)) == 1
+}
+
+// MetricsHandler serves GET /metrics alone, for the separate listener of
+// KEYWARD_METRICS_ADDR; when KEYWARD_METRICS_TOKEN is set too, it asks for
+// the token there as well. Every other path is 404.
+func (s *Server) MetricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/metrics":
+			http.NotFound(w, r)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set(echo.HeaderAllow, "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		case s.cfg.MetricsToken != "" && !metricsAuthorized(r, s.cfg.MetricsToken):
+			w.Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			http.Error(w, "send the metrics token as Authorization: Bearer <token>", http.StatusUnauthorized)
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+			prom.ServeHTTP(w, r)
+		}
+	})
+}
+
+// registerLimitMetrics exposes the rate limiter's Redis state: whether it
+// is falling back to per-instance limits, how many requests it decided in
+// process because Redis failed, and how many outages it saw.
+func (m *metrics) registerLimitMetrics(r *limit.Rates) {
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyward_ratelimit_shared",
+			Help: "1 when rate limits are shared through Redis (REDIS_URL set), else 0.",
+		}, func() float64 { return b2f(r.Shared()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyward_ratelimit_redis_fallback",
+			Help: "1 while Redis is unreachable and rate limits are per instance, else 0.",
+		}, func() float64 { return b2f(r.Degraded()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_ratelimit_fallback_decisions_total",
+			Help: "Rate-limit decisions made in process because Redis was unreachable.",
+		}, func() float64 { return float64(r.Fallbacks()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_ratelimit_redis_outages_total",
+			Help: "Times Redis stopped answering the rate limiter.",
+		}, func() float64 { return float64(r.Outages()) }),
+	)
 }

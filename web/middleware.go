@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/model"
 )
 
 type ctxKey int
@@ -80,7 +83,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			status = statusOf(err)
 		}
 		level := slog.LevelInfo
-		if status >= 500 {
+		if status >= 500 && model.ErrorCode(err) != model.EUNAVAILABLE {
+			// A refusal during a database outage stays at info: the
+			// outage itself is logged once (web/outage.go).
 			level = slog.LevelError
 		}
 		s.logger(c).LogAttrs(c.Request().Context(), level, "request",
@@ -148,11 +153,39 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if s.cfg.CookieSecure {
+		if s.overHTTPS(c.Request()) {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		if isAPI(c) {
+			// No /v1 answer, error or not, is kept by a cache (DESIGN.md, API contract).
+			h.Set("Cache-Control", "no-store")
 		}
 		return next(c)
 	}
+}
+
+// overHTTPS reports whether r came over TLS: to this server, or to a
+// trusted proxy (KEYWARD_TRUSTED_PROXIES) that says so with
+// X-Forwarded-Proto. HSTS is only sent then: over plain HTTP a browser
+// ignores it, and a client that is not behind a proxy cannot claim it.
+func (s *Server) overHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(s.cfg.TrustedProxies) == 0 || !strings.EqualFold(strings.TrimSpace(r.Header.Get(echo.HeaderXForwardedProto)), "https") {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer := ap.Addr().Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
 }
 
 // noStore marks a response uncacheable (the one-time reveal, API responses

@@ -3,14 +3,17 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
 )
 
@@ -159,4 +162,20 @@ func countRows(t *testing.T, app *testApp, table string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Links are made under KEYWARD_BASE_URL, whatever Host the request names:
+// a forged Host must not put a reset or invitation token in a link to
+// another site.
+func TestLinksUseTheBaseURLNotTheHostHeader(t *testing.T) {
+	req := httptest.NewRequest(http.MethodPost, "http://evil.example/password/forgot", nil)
+	c := echo.New().NewContext(req, httptest.NewRecorder())
+	s := &Server{cfg: &config.Config{BaseURL: "https://keys.example.com"}}
+	if got := s.linkURL(c, "/password/reset/tok"); got != "https://keys.example.com/password/reset/tok" {
+		t.Fatalf("link under a forged Host: %q", got)
+	}
+	s.cfg.BaseURL = ""
+	if got := s.linkURL(c, "/x"); got != "http://evil.example/x" {
+		t.Fatalf("without a base URL: %q", got)
+	}
 }

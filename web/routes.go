@@ -14,7 +14,11 @@ func (s *Server) routes() {
 	e := s.echo
 	e.Pre(s.requestID)
 	e.Use(s.accessLog, s.recoverPanic, s.metrics.middleware, s.securityHeaders)
+	// A wrong method is 405 with Allow, before any sign-in or key check (web/methods.go).
+	e.Use(s.methodNotAllowed)
 	e.Use(middleware.BodyLimit("1M"))
+	// NUL and other control characters are refused here for every route (web/input_check.go).
+	e.Use(s.refuseControlChars)
 	// Dashboard sessions and CSRF checks (skipped for /v1, assets and probes).
 	e.Use(s.loadSession, s.csrfProtect)
 
@@ -47,4 +51,7 @@ func (s *Server) routes() {
 	s.apiRoutes(e)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+
+	// Every GET route above answers HEAD too (web/methods.go). Keep this last.
+	addHeadRoutes(e)
 }

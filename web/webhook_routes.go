@@ -77,8 +77,6 @@ func (s *Server) checkWebhookInput(ctx context.Context, in *webhookInput, errs m
 	in.Events = events
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
 // sealNewSecret makes a whsec_ secret and seals it; it returns EINVALID
 // when no encryption key is configured.
 func (s *Server) sealNewSecret() (string, store.EndpointSecret, error) {

@@ -204,24 +204,52 @@ func run(ctx context.Context) (err error) {
 	// The keys: the team's admin key (write_all), load keys from the start
 	// of the team's range and revocation victims from its end, all active.
 	admin := g.raw(0)
-	var loadKeys, victimIDs, victims []string
-	for i := 1; i < set.TeamKeys && len(loadKeys) < set.LoadKeys; i++ {
-		if keyActive(i) {
-			loadKeys = append(loadKeys, g.raw(i))
+	var loadKeys, victimIDs, victims, restrictedKeys, restrictedIDs []string
+	next := 1
+	for ; next < set.TeamKeys && len(loadKeys) < set.LoadKeys; next++ {
+		if keyActive(next) {
+			loadKeys = append(loadKeys, g.raw(next))
 		}
 	}
-	for i := set.TeamKeys - 1; i > 0 && len(victims) < set.Revocations; i-- {
+	// As many keys again, after those, with restrictions (restricted.go).
+	for ; next < set.TeamKeys && len(restrictedKeys) < set.LoadKeys; next++ {
+		if keyActive(next) {
+			restrictedKeys, restrictedIDs = append(restrictedKeys, g.raw(next)), append(restrictedIDs, g.publicID(next))
+		}
+	}
+	if err := restrictKeys(ctx, db.dsn, restrictedIDs); err != nil {
+		return fmt.Errorf("restricting keys: %w", err)
+	}
+	redisURL, stopRedis, err := benchRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	// Instance R: like A, with rate limits shared through Redis. Its keys
+	// are cached after the warm-up, so a small pool keeps the bench within
+	// PostgreSQL's connection limit beside the other instances.
+	rInst, err := start(instanceOptions{app: "kwbench-redis", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true, redis: redisURL, maxConns: 4})
+	if err != nil {
+		return err
+	}
+	for i := set.TeamKeys - 1; i > 0 && len(victims) < 2*set.Revocations; i-- {
 		if keyActive(i) {
 			victims, victimIDs = append(victims, g.raw(i)), append(victimIDs, g.publicID(i))
 		}
 	}
 
-	tg := buildTargets(set, a, u, l, loadKeys)
+	tg := buildTargets(set, a, u, l, rInst, loadKeys, restrictedKeys)
 	note("warming up (%s per target)", set.Warm)
 	for _, sg := range tg {
 		if _, err := runLoad(ctx, sg.hc, sg.target, set.Conns, set.Warm, 0); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
+	}
+	// Each restricted key once on each instance that measures them, so that
+	// every one is cached and holds its quota lease, as keys in steady use
+	// do (a key's first call waits for its first lease).
+	if err := touchKeys(ctx, []string{a.url, rInst.url}, restrictedKeys, set.Conns); err != nil {
+		return fmt.Errorf("warm-up of the restricted keys: %w", err)
 	}
 	if err := measureAPI(ctx, res, cnt, tg, set); err != nil {
 		return err
@@ -233,6 +261,11 @@ func run(ctx context.Context) (err error) {
 		note("CPU profile of cached GET /v1/whoami written to %s (go tool pprof -top %s)", p, p)
 	}
 	res.RecordNs = recordCost(a.st)
+
+	note("flood: a valid key's p99 on A, quiet and under %d unknown keys/s", floodRate)
+	if res.Flood, err = measureFlood(ctx, a, loadKeys, set, max(2, set.Cycles/2), 2*time.Second); err != nil {
+		return err
+	}
 
 	note("dashboard: key list server time, %d requests per page", set.ListSamples)
 	pages := []listPage{
@@ -254,12 +287,17 @@ func run(ctx context.Context) (err error) {
 	res.Webhooks.Creates = set.Creates
 	res.Webhooks.EventCost = res.Webhooks.CreateWithMs/res.Webhooks.CreateWithoutMs - 1
 
-	note("revocation: %d keys revoked on A, polled on B", len(victims))
+	half := len(victims) / 2
+	note("revocation: %d keys revoked on A, polled on B", half)
 	b, err := start(instanceOptions{app: "kwbench-b", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true})
 	if err != nil {
 		return err
 	}
-	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs, victims); err != nil {
+	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs[:half], victims[:half]); err != nil {
+		return err
+	}
+	note("revocation at saturation: %d more, with A and B both driven flat out", len(victims)-half)
+	if res.RevokeSaturated, err = measureRevocationsSaturated(ctx, a, b, admin, victimIDs[half:], victims[half:], loadKeys, set); err != nil {
 		return err
 	}
 	note("leak report: %d signed secret-scanning payloads of %d matches on A", set.LeakPayloads, leakTokens)
@@ -327,6 +365,10 @@ const (
 	tUncached = "whoami_uncached"
 	tVerify   = "verify_cached"
 	tBuffered = "whoami_cached_no_flush"
+	// The restricted keys (an IP allowlist, a rate limit not hit, a quota),
+	// in process on A and with rate limits in Redis on R.
+	tRestricted      = "whoami_restricted"
+	tRestrictedRedis = "whoami_restricted_redis"
 )
 
 // perConn builds the requests of each connection: connection c uses the
@@ -356,7 +398,7 @@ func perConn(set settings, base, path, method string, body func(k int) []byte, l
 	}
 }
 
-func buildTargets(set settings, a, u, l *instance, loadKeys []string) []segment {
+func buildTargets(set settings, a, u, l, r *instance, loadKeys, restrictedKeys []string) []segment {
 	verifyBody := func(k int) []byte {
 		b, _ := json.Marshal(map[string]string{"key": loadKeys[(k+1)%len(loadKeys)], "scope": "api_keys:read"})
 		return b
@@ -365,8 +407,14 @@ func buildTargets(set settings, a, u, l *instance, loadKeys []string) []segment 
 		return segment{target: target{name, perConn(set, in.url, path, method, body, loadKeys), http.StatusOK},
 			in: in, hc: newClient(set.Conns), recording: recording, keys: loadKeys}
 	}
+	restricted := func(name string, in *instance) segment {
+		return segment{target: target{name, perConn(set, in.url, "/v1/whoami", http.MethodGet, nil, restrictedKeys), http.StatusOK},
+			in: in, hc: newClient(set.Conns), recording: true, keys: restrictedKeys}
+	}
 	return []segment{
 		seg(tBaseline, a, baselinePath, http.MethodGet, nil, false),
+		restricted(tRestricted, a),
+		restricted(tRestrictedRedis, r),
 		seg(tWhoami, a, "/v1/whoami", http.MethodGet, nil, true),
 		seg(tUncached, u, "/v1/whoami", http.MethodGet, nil, true),
 		seg(tVerify, a, "/v1/keys/verify", http.MethodPost, verifyBody, true),
@@ -430,6 +478,8 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 				ratios[name] = append(ratios[name], v/rps[tBaseline])
 			}
 			costs = append(costs, 1-rps[tWhoami]/rps[tBuffered])
+			res.RestrictedRatios = append(res.RestrictedRatios, rps[tRestricted]/rps[tWhoami])
+			res.RestrictedRedisRatios = append(res.RestrictedRedisRatios, rps[tRestrictedRedis]/rps[tWhoami])
 		}
 		round := map[string]figures{}
 		for name, a := range acc {
@@ -499,8 +549,8 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 }
 
 func roundLine(r map[string]figures) string {
-	return fmt.Sprintf("baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×",
-		r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio)
+	return fmt.Sprintf("baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×, restricted %.2f×, restricted+redis %.2f×",
+		r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio, r[tRestricted].Ratio, r[tRestrictedRedis].Ratio)
 }
 
 // profile writes a CPU profile of one more (unmeasured) run of sg.

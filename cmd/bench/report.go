@@ -27,16 +27,23 @@ type results struct {
 	LastUsed    lastUsedResult     `json:"last_used"`
 	// RecorderCosts is 1 − (whoami on A) / (whoami on the instance whose
 	// recorder does not flush), per cycle.
-	RecorderCosts []float64     `json:"recorder_costs"`
-	RecordNs      float64       `json:"record_ns"`
-	List          []listResult  `json:"dashboard_list"`
-	Revoke        revokeResult  `json:"revocation"`
-	Leak          leakResult    `json:"leak_report"`
-	Gateway       gatewayResult `json:"gateway"`
-	Memory        memResult     `json:"memory"`
-	Webhooks      webhookResult `json:"webhooks"`
-	Seconds       float64       `json:"seconds"`
-	Summary       summary       `json:"summary"`
+	RecorderCosts []float64 `json:"recorder_costs"`
+	// RestrictedRatios and RestrictedRedisRatios are, per cycle, the
+	// restricted keys' whoami over the plain keys' (both cached).
+	RestrictedRatios      []float64    `json:"restricted_ratios"`
+	RestrictedRedisRatios []float64    `json:"restricted_redis_ratios"`
+	RecordNs              float64      `json:"record_ns"`
+	List                  []listResult `json:"dashboard_list"`
+	Revoke                revokeResult `json:"revocation"`
+	// RevokeSaturated is the same with A and B driven flat out.
+	RevokeSaturated revokeResult  `json:"revocation_saturated"`
+	Flood           floodResult   `json:"flood"`
+	Leak            leakResult    `json:"leak_report"`
+	Gateway         gatewayResult `json:"gateway"`
+	Memory          memResult     `json:"memory"`
+	Webhooks        webhookResult `json:"webhooks"`
+	Seconds         float64       `json:"seconds"`
+	Summary         summary       `json:"summary"`
 }
 
 type machine struct {
@@ -86,8 +93,12 @@ type summary struct {
 	RecorderCost        float64                  `json:"recorder_cost"`
 	RecordShare         float64                  `json:"record_share"`
 	RevokeP99ms         float64                  `json:"revoke_p99_ms"`
+	RevokeSaturatedP99  float64                  `json:"revoke_saturated_p99_ms"`
+	FloodP99Ratio       float64                  `json:"flood_p99_ratio"`
 	ListP95ms           float64                  `json:"list_p95_ms"`
 	RSSMB               float64                  `json:"rss_mb"`
+	RestrictedRatio     float64                  `json:"restricted_ratio"`
+	RestrictedRedis     float64                  `json:"restricted_redis_ratio"`
 	GatewayCaddyRatio   float64                  `json:"gateway_caddy_ratio"`
 	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
 	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
@@ -130,7 +141,7 @@ func postgresVersion(ctx context.Context, dsn string) string {
 // round, against that round's baseline) and checks DESIGN.md's targets.
 func (r *results) summarize(set settings) {
 	s := summary{Targets: map[string]targetSummary{}}
-	for _, name := range []string{tBaseline, tWhoami, tUncached, tVerify, tBuffered} {
+	for _, name := range []string{tBaseline, tWhoami, tUncached, tVerify, tBuffered, tRestricted, tRestrictedRedis} {
 		var rps, p50, p99, ratio []float64
 		for _, round := range r.Rounds {
 			f := round[name]
@@ -151,17 +162,22 @@ func (r *results) summarize(set settings) {
 	s.RecorderCost = median(r.RecorderCosts)
 	s.RecordShare = r.RecordNs * s.Targets[tWhoami].RPS / (float64(r.Machine.GOMAXPROCS) * 1e9)
 	s.RevokeP99ms = r.Revoke.P99ms
+	s.RevokeSaturatedP99 = r.RevokeSaturated.P99ms
+	s.FloodP99Ratio = r.Flood.Ratio
 	for _, l := range r.List {
 		s.ListP95ms = max(s.ListP95ms, l.P95ms)
 	}
 	s.RSSMB = r.Memory.HWM
+	s.RestrictedRatio, s.RestrictedRedis = median(r.RestrictedRatios), median(r.RestrictedRedisRatios)
 	s.LeakReportMs = r.Leak.Maxms
 	s.WebhooksPerS, s.EventCost = r.Webhooks.PerSecond, r.Webhooks.EventCost
 	s.Line = fmt.Sprintf("verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f leak_report_ms=%.0f",
 		s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.LeakReportMs)
+	s.Line += fmt.Sprintf(" revoke_saturated_p99_ms=%.0f flood_p99_ratio=%.2f", s.RevokeSaturatedP99, s.FloodP99Ratio)
 	s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms = r.Gateway.CaddyRatio, r.Gateway.DirectRatio, r.Gateway.AddedP99ms
 	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
 		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
+	s.Line += fmt.Sprintf(" restricted_ratio=%.2f restricted_redis_ratio=%.2f", s.RestrictedRatio, s.RestrictedRedis)
 	s.Line += fmt.Sprintf(" webhooks_per_s=%.0f event_cost=%.2f", s.WebhooksPerS, noNegativeZero(s.EventCost))
 	for _, c := range r.checks(s) {
 		if !c.ok {
@@ -193,8 +209,12 @@ func (r *results) checks(s summary) []check {
 		{"≤ 1 UPDATE per flush interval", fmt.Sprintf("%.2f", s.UpdatesPerFlush), r.LastUsed.Flushes > 0 && s.UpdatesPerFlush <= 1},
 		{"recording costs ≤ 5 %", fmt.Sprintf("%.1f %%", 100*s.RecorderCost), s.RecorderCost <= 0.05},
 		{"revocation seen by B, p99 ≤ 100 ms", fmt.Sprintf("%.1f ms", s.RevokeP99ms), s.RevokeP99ms <= 100},
+		{"revocation at saturation, max ≤ 1 s", fmt.Sprintf("%.0f ms", r.RevokeSaturated.Maxms), r.RevokeSaturated.Revocations > 0 && r.RevokeSaturated.Maxms <= 1000},
+		{"flood of bad keys: p99 ≤ 2× quiet", fmt.Sprintf("%.2f×", s.FloodP99Ratio), s.FloodP99Ratio > 0 && s.FloodP99Ratio <= 2},
 		{"key list p95 ≤ 50 ms", fmt.Sprintf("%.1f ms", s.ListP95ms), s.ListP95ms <= 50},
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+		{"restricted key ≥ 0.8× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRatio), s.RestrictedRatio >= 0.8},
+		{"restricted key with Redis ≥ 0.5× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRedis), s.RestrictedRedis >= 0.5},
 		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
 		{"webhooks ≥ 500 deliveries/s", fmt.Sprintf("%.0f/s", s.WebhooksPerS), s.WebhooksPerS >= 500},
@@ -221,6 +241,8 @@ func (r *results) print(w io.Writer) {
 		{tUncached, "GET /v1/whoami, cache off (PostgreSQL)"},
 		{tVerify, "POST /v1/keys/verify, cached"},
 		{tBuffered, "GET /v1/whoami, cached, recorder not flushing"},
+		{tRestricted, "GET /v1/whoami, restricted key (in process)"},
+		{tRestrictedRedis, "GET /v1/whoami, restricted key, REDIS_URL"},
 	}
 	for _, l := range labels {
 		t := s.Targets[l.name]
@@ -243,6 +265,10 @@ func (r *results) print(w io.Writer) {
 		100*s.RecorderCost, len(r.RecorderCosts), r.RecordNs, 100*s.RecordShare)
 	p("revocation on A refused by B: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d revocations (%s)",
 		r.Revoke.P50ms, r.Revoke.P99ms, r.Revoke.Maxms, r.Revoke.Revocations, r.Revoke.Source)
+	p("  the same with A and B both flat out (%d connections each): p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d revocations",
+		set.Conns, r.RevokeSaturated.P50ms, r.RevokeSaturated.P99ms, r.RevokeSaturated.Maxms, r.RevokeSaturated.Revocations)
+	p("flood: a cached key at %.0f req/s on A, p99 %.2f ms quiet, %.2f ms under %.0f unknown keys/s (%d distinct, from %d addresses; answers %v): %.2f×",
+		r.Flood.Rate, r.Flood.Quiet.P99ms, r.Flood.Flooded.P99ms, r.Flood.FloodRate, r.Flood.BadKeys, r.Flood.Sources, r.Flood.FloodAnswers, r.Flood.Ratio)
 	p("leak report: %d signed payloads of %d matches (%d seeded keys of other teams revoked by each) to POST /v1/secret-scanning/github: p50 %.0f ms, slowest %.0f ms",
 		r.Leak.Payloads, r.Leak.Tokens, r.Leak.Found, r.Leak.P50ms, r.Leak.Maxms)
 	p("dashboard GET /settings/api-keys, server time, %s keys in the team:", thousands(int64(set.TeamKeys)))

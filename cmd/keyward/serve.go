@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
@@ -23,17 +25,47 @@ import (
 )
 
 // openStore opens and migrates the configured database, with one clear error
-// line when it cannot be reached.
+// line when it cannot be reached. On PostgreSQL the migrations run on a
+// connection of their own (application_name keyward-migrate), closed before
+// the store's pool (keyward) opens.
 func openStore(ctx context.Context, cfg *config.Config, opts store.Options) (*store.Store, error) {
+	if store.DialectOf(cfg.DSN()) == store.Postgres {
+		if err := migrate(ctx, cfg); err != nil {
+			return nil, err
+		}
+		opts.AppName = store.AppName
+	}
 	st, err := store.Open(ctx, cfg.DSN(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
 	}
-	if _, err := st.Migrate(ctx); err != nil {
-		_ = st.Close() // the migration error is the one to report
-		return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	if st.Dialect() == store.SQLite {
+		if _, err := st.Migrate(ctx); err != nil {
+			_ = st.Close() // the migration error is the one to report
+			return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+		}
 	}
 	return st, nil
+}
+
+// migrate applies pending migrations on a store of its own, named
+// keyward-migrate on PostgreSQL, and returns how many it applied.
+func migrate(ctx context.Context, cfg *config.Config) error {
+	_, err := migrateCount(ctx, cfg)
+	return err
+}
+
+func migrateCount(ctx context.Context, cfg *config.Config) (int, error) {
+	st, err := store.Open(ctx, cfg.DSN(), store.Options{AppName: store.AppNameMigrate, MaxOpenConns: 2})
+	if err != nil {
+		return 0, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	return n, nil
 }
 
 // describeDB names the database without its password.
@@ -112,7 +144,11 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	// The verify path: the key cache, invalidated locally by the store and,
 	// on PostgreSQL, by other instances through LISTEN/NOTIFY; last-used
 	// times flushed in batches (and at shutdown, by srv.Close).
-	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL})
+	rates, err := newRates(cfg, log)
+	if err != nil {
+		return err
+	}
+	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Rates: rates})
 	recorder := verify.NewRecorder(st, log)
 	recorder.Start(cfg.LastUsedFlush)
 	scanKeys, err := secretscan.Load(cfg.SecretScanningKeys)
@@ -158,32 +194,59 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 			return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
 		}
 	}
-	// Both listeners stop together: on SIGTERM, or when either fails.
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	errs := make(chan error, 2)
-	running := 0
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, srv.MetricsHandler())
+		if err != nil {
+			if gln != nil {
+				_ = gln.Close()
+			}
+			if ln != nil {
+				_ = ln.Close()
+			}
+			return err
+		}
+		defer stopMetrics()
+		log.Info("metrics serving", "addr", cfg.MetricsAddr)
+	}
+	// Every listener shuts down alike and together (web.Server.ServeAll):
+	// not ready at once, serving on for KEYWARD_SHUTDOWN_DELAY with
+	// Connection: close, then draining; or when one of them fails.
+	var eps []web.Endpoint
 	if gln != nil {
-		running++
+		ep, err := srv.GatewayEndpoint(gln)
+		if err != nil {
+			_ = gln.Close()
+			if ln != nil {
+				_ = ln.Close()
+			}
+			return err
+		}
 		log.Info("keyward gateway serving", "version", version, "addr", gln.Addr().String(), "upstream", cfg.Upstream.Redacted(), "database", describeDB(cfg))
-		go func() { errs <- srv.ServeGateway(sctx, gln, drain) }()
+		eps = append(eps, ep)
 	}
 	if ln != nil {
-		running++
 		log.Info("keyward serving", "version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
-		go func() { errs <- srv.Serve(sctx, ln, drain) }()
+		eps = append(eps, web.Endpoint{Name: "http", Listener: ln})
 	}
-	var all []error
-	for ; running > 0; running-- {
-		all = append(all, <-errs)
-		stop()
-	}
-	err = errors.Join(all...)
+	err = srv.ServeAll(ctx, web.Shutdown{Delay: cfg.ShutdownDelay, Drain: drain}, eps...)
 	if cerr := srv.Close(context.Background()); cerr != nil {
 		log.Error("closing", "err", cerr)
 	}
 	log.Info("keyward stopped")
 	return err
+}
+
+// serveMetrics serves /metrics on a listener of its own
+// (KEYWARD_METRICS_ADDR) until stop is called.
+func serveMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("KEYWARD_METRICS_ADDR=%s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: web.MaxHeaderBytes}
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }
 
 // reloadOnHangup reads the secret scanners' public keys again on each
@@ -215,15 +278,31 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DSN(), store.Options{})
+	n, err := migrateCount(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
-	}
-	defer st.Close()
-	n, err := st.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+		return err
 	}
 	fmt.Fprintf(e.stdout, "migrations: %d applied; the schema is current (%s)\n", n, describeDB(cfg))
 	return nil
+}
+
+// newRates builds the rate limiter: shared through Redis when REDIS_URL is
+// set (a Redis that is down at start-up is only a warning: limits are per
+// instance until it answers), else in process.
+func newRates(cfg *config.Config, log *slog.Logger) (*limit.Rates, error) {
+	if cfg.RedisURL == "" {
+		return limit.NewRates(limit.RateOptions{Logger: log}), nil
+	}
+	rdb, err := limit.NewRedis(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %s", model.ErrorMessage(err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		log.Warn("Redis is unreachable at start-up: rate limits are per instance until it answers", "err", err.Error())
+	} else {
+		log.Info("rate limits are shared through Redis")
+	}
+	return limit.NewRates(limit.RateOptions{Redis: rdb, Logger: log}), nil
 }

@@ -41,7 +41,19 @@ type Config struct {
 	CookieSecureDefaulted bool
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
-	LogFormat             string
+	// CacheStaleIfError is how long past its TTL a cached key is served
+	// while the database cannot be reached.
+	CacheStaleIfError time.Duration
+	// ShutdownDelay is how long a stopping server keeps serving (not ready,
+	// every response closing its connection) before it stops accepting.
+	ShutdownDelay time.Duration
+	LogFormat     string
+	// MetricsToken, when set, lets /metrics answer on the main listener to
+	// requests bearing it (Authorization: Bearer <token>).
+	MetricsToken string
+	// MetricsAddr, when set, is a separate listener that serves /metrics.
+	// Neither set: /metrics is not served at all.
+	MetricsAddr string
 	// SMTPURL (smtp:// or smtps://) turns e-mail on; MailFrom is the sender.
 	SMTPURL  string
 	MailFrom string
@@ -52,6 +64,8 @@ type Config struct {
 	// EncryptionKey seals stored secrets (32 bytes); for the embedded
 	// default EnsureEncryptionKey fills it from the data dir.
 	EncryptionKey []byte
+	// RedisURL, when set, shares keys' rate limits between instances.
+	RedisURL string
 	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
 	// OIDC is single sign-on (internal/config/oidc.go).
 	SSOOnly bool
@@ -102,12 +116,17 @@ var settings = []setting{
 	{"KEYWARD_COOKIE_SECURE", "cookie-secure", "", "mark cookies Secure (true|false); default true, false for the embedded default"},
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
+	{"KEYWARD_CACHE_STALE_IF_ERROR", "cache-stale-if-error", "10m", "how long past its TTL a cached key is still served while the database is unreachable (0: never)"},
+	{"KEYWARD_SHUTDOWN_DELAY", "shutdown-delay", "5s", "on SIGTERM, how long to keep serving while /readyz says 503 before closing the port"},
 	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
+	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
 	{"KEYWARD_SMTP_URL", "smtp-url", "", "SMTP server for e-mail, smtp://user:pass@host:587 or smtps://…; unset: no e-mail"},
 	{"KEYWARD_MAIL_FROM", "mail-from", "", "sender address of keyward's e-mail, e.g. keyward@example.com"},
 	{"KEYWARD_BASE_URL", "base-url", "http://localhost:8080", "public URL of the dashboard, used in e-mail links"},
 	{"KEYWARD_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "let webhooks reach loopback and private addresses (true|false)"},
 	{"KEYWARD_ENCRYPTION_KEY", "encryption-key", "", "32 bytes in base64 sealing stored webhook secrets; embedded default: generated into the data dir"},
+	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
 	{"KEYWARD_GATEWAY_SECRET", "gateway-secret", "", "secret (32+ characters) signing the identity headers sent upstream (unset: unsigned)"},
@@ -153,6 +172,7 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+		RedisURL:    get("REDIS_URL"),
 
 		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
@@ -210,6 +230,24 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	c.MetricsToken, c.MetricsAddr = get("KEYWARD_METRICS_TOKEN"), get("KEYWARD_METRICS_ADDR")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("KEYWARD_METRICS_TOKEN: expected at least 16 characters (e.g. the output of `openssl rand -hex 32`)"))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := splitAddr(c.MetricsAddr); err != nil || port == "" {
+			bad("KEYWARD_METRICS_ADDR", "expected host:port or :port, e.g. 127.0.0.1:9090", c.MetricsAddr)
+		}
+	}
+	if c.CacheStaleIfError, err = time.ParseDuration(get("KEYWARD_CACHE_STALE_IF_ERROR")); err != nil || c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
+		bad("KEYWARD_CACHE_STALE_IF_ERROR", "expected a duration between 0 (off) and 24h, e.g. 10m", get("KEYWARD_CACHE_STALE_IF_ERROR"))
+	}
+	if c.ShutdownDelay, err = time.ParseDuration(get("KEYWARD_SHUTDOWN_DELAY")); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		bad("KEYWARD_SHUTDOWN_DELAY", "expected a duration between 0 and 5m, e.g. 5s", get("KEYWARD_SHUTDOWN_DELAY"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)

@@ -30,7 +30,8 @@ func TestDefaults(t *testing.T) {
 	if c.CookieSecure || !c.CookieSecureDefaulted {
 		t.Fatal("the embedded default turns Secure off and says so")
 	}
-	if c.LastUsedFlush != 10*time.Second || c.CacheTTL != 30*time.Second || c.AllowQueryKey {
+	if c.LastUsedFlush != 10*time.Second || c.CacheTTL != 30*time.Second || c.AllowQueryKey ||
+		c.CacheStaleIfError != 10*time.Minute || c.ShutdownDelay != 5*time.Second {
 		t.Fatalf("durations/flags: %+v", c)
 	}
 }
@@ -47,23 +48,38 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 
 func TestBadValuesNameTheVariable(t *testing.T) {
 	tests := map[string]string{
-		"DATABASE_URL":            "mysql://x",
-		"KEYWARD_ADDR":            "localhost",
-		"KEYWARD_KEY_PREFIX":      "KW",
-		"KEYWARD_TRUSTED_PROXIES": "10.0.0.0/33",
-		"KEYWARD_ALLOW_QUERY_KEY": "yes please",
-		"KEYWARD_COOKIE_SECURE":   "maybe",
-		"KEYWARD_LAST_USED_FLUSH": "soon",
-		"KEYWARD_CACHE_TTL":       "-1s",
-		"KEYWARD_LOG_FORMAT":      "xml",
-		"KEYWARD_SESSION_SECRET":  "short",
-		"KEYWARD_SCOPES_FILE":     "/nonexistent/scopes.yaml",
+		"DATABASE_URL":                 "mysql://x",
+		"KEYWARD_ADDR":                 "localhost",
+		"KEYWARD_KEY_PREFIX":           "KW",
+		"KEYWARD_TRUSTED_PROXIES":      "10.0.0.0/33",
+		"KEYWARD_ALLOW_QUERY_KEY":      "yes please",
+		"KEYWARD_COOKIE_SECURE":        "maybe",
+		"KEYWARD_LAST_USED_FLUSH":      "soon",
+		"KEYWARD_CACHE_TTL":            "-1s",
+		"KEYWARD_CACHE_STALE_IF_ERROR": "forever",
+		"KEYWARD_SHUTDOWN_DELAY":       "-5s",
+		"KEYWARD_LOG_FORMAT":           "xml",
+		"KEYWARD_SESSION_SECRET":       "short",
+		"KEYWARD_SCOPES_FILE":          "/nonexistent/scopes.yaml",
+		"KEYWARD_METRICS_TOKEN":        "short",
+		"KEYWARD_METRICS_ADDR":         "metrics",
 	}
 	for env, val := range tests {
 		_, err := load(t, map[string]string{env: val})
 		if err == nil || !strings.Contains(err.Error(), env) {
 			t.Errorf("%s=%q: error %v does not name the variable", env, val, err)
 		}
+	}
+}
+
+func TestMetricsSettings(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil || c.MetricsToken != "" || c.MetricsAddr != "" {
+		t.Fatalf("metrics are off by default: %+v, %v", c, err)
+	}
+	c, err = load(t, map[string]string{"KEYWARD_METRICS_TOKEN": "0123456789abcdef0123"}, "--metrics-addr", "127.0.0.1:9090")
+	if err != nil || c.MetricsToken != "0123456789abcdef0123" || c.MetricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("metrics settings: %+v, %v", c, err)
 	}
 }
 

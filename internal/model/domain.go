@@ -94,7 +94,7 @@ type Team struct {
 
 // Settings returns the team's settings as Settings → Team edits them.
 func (t Team) Settings() TeamSettings {
-	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays}
+	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays, LeakAction: t.LeakAction}
 }
 
 // MaxTeamPolicyDays bounds rotation_days and max_key_lifetime_days (ten years).
@@ -107,10 +107,13 @@ const MaxTeamPolicyDays = 3650
 type TeamSettings struct {
 	RotationDays       int
 	MaxKeyLifetimeDays int
+	// LeakAction is what happens to a key found in public: LeakRevoke or
+	// LeakNotify; "" keeps the team's current action.
+	LeakAction string
 }
 
 // Validate checks the settings. It returns EINVALID with the fields
-// rotation_days and max_key_lifetime_days.
+// rotation_days, max_key_lifetime_days and leak_action.
 func (s TeamSettings) Validate() error {
 	fe := FieldErrors{}
 	if s.RotationDays < 0 || s.RotationDays > MaxTeamPolicyDays {
@@ -118,6 +121,9 @@ func (s TeamSettings) Validate() error {
 	}
 	if s.MaxKeyLifetimeDays < 0 || s.MaxKeyLifetimeDays > MaxTeamPolicyDays {
 		fe.Add("max_key_lifetime_days", "Enter a number of days from 1 to 3650, or allow any lifetime.")
+	}
+	if s.LeakAction != "" && !ValidLeakAction(s.LeakAction) {
+		fe.Add("leak_action", "Choose whether a key found in public is revoked or only reported.")
 	}
 	return fe.Err()
 }
@@ -188,8 +194,36 @@ type Actor struct {
 	IP    string
 	// Permission of the acting key; nil for users (who are limited by role).
 	Permission *Permission
-	// Environment of the acting key ("live" or "test"); "" for users.
+	// Environment of the acting key (live or test); empty for users.
 	Environment string
+}
+
+// MayCreate returns EFORBIDDEN unless the actor may create k: an API key
+// only up to its own permission (no escalation), and a test key only test
+// keys. People are limited by their role instead and always may.
+func (a Actor) MayCreate(k APIKey) error {
+	return a.mayHold(k, "create")
+}
+
+// MayManage returns EFORBIDDEN unless the actor may change, roll, revoke or
+// delete k (DESIGN.md, Permissions): an API key only keys whose permission
+// its own covers, and a test key only test keys. People always may.
+func (a Actor) MayManage(k APIKey) error {
+	return a.mayHold(k, "manage")
+}
+
+func (a Actor) mayHold(k APIKey, verb string) error {
+	if a.Permission == nil {
+		return nil
+	}
+	if a.Environment != EnvLive && k.Environment != EnvTest {
+		return Errorf(EFORBIDDEN, "A test key can only %s test keys; use a live key for live keys.", verb)
+	}
+	if !a.Permission.Covers(k.Permission()) {
+		return Errorf(EFORBIDDEN, "This key can only %s keys whose permissions its own cover (%s); this one has %s.",
+			verb, strings.Join(a.Permission.ScopeStrings(), ", "), strings.Join(k.Permission().ScopeStrings(), ", "))
+	}
+	return nil
 }
 
 // UserActor returns the actor for a signed-in user.
@@ -215,7 +249,6 @@ const (
 	ActionTeamSettings       = "team.settings_changed"
 	ActionKeyLeaked          = "api_key.leaked"
 	ActionKeyLeakAcked       = "api_key.leak_acknowledged"
-	ActionTeamLeakAction     = "team.leak_action_changed"
 	ActionMemberAdded        = "member.added"
 	ActionMemberRoleChanged  = "member.role_changed"
 	ActionMemberRemoved      = "member.removed"

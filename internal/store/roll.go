@@ -25,7 +25,8 @@ type KeyRoll struct {
 }
 
 // RollKey replaces the team's key publicID by r.New in one transaction: the
-// new key copies the old one's name, permission and restrictions and links
+// new key copies the old one's name, permission and restrictions (IPs,
+// referrers, rate limit, quota with its remaining units) and links
 // back to it (rolled_from); the old key links forward (replaced_by) and
 // expires at the end of the grace window; api_key.rolled is written on the
 // old key. The verify caches are told the old key changed, on every
@@ -41,7 +42,7 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 	}
 	var old model.APIKey
 	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lockKey(teamID, publicID, &old); err != nil {
+		if err := tx.lockKey(teamID, publicID, actor, &old); err != nil {
 			return err
 		}
 		if old.RevokedAt != nil {
@@ -66,10 +67,17 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 		if n.Scopes == nil {
 			n.Scopes = []string{}
 		}
+		// Restrictions too: IP and referrer allowlists, the rate limit, and
+		// the quota with what is left of it (a new refill period starts).
+		n.SetRestrictions(old.Restrictions(), now)
 		n.RolledFrom, n.ReplacedBy = old.PublicID, ""
 		n.CreatedAt, n.UpdatedAt, n.CreatedBy = now, now, actor.Label
 		n.RevokedAt, n.RevokedBy, n.LastUsedAt, n.LastUsedIP = nil, "", nil, ""
 		if err := tx.Create(n).Error; err != nil {
+			return err
+		}
+		// A created key is announced like any other (see CreateKey).
+		if err := tx.notifyKey(n.KeyHash); err != nil {
 			return err
 		}
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,9 @@ func TestRollKey(t *testing.T) {
 		old, _ := newKey(t, acme.ID, "Billing worker", model.PermRestricted, []string{"api_keys:read"})
 		exp := c.t.Add(30 * 24 * time.Hour)
 		old.ExpiresAt = &exp
+		restr := model.Restrictions{AllowedIPs: []string{"203.0.113.7", "10.0.0.0/8"}, AllowedReferrers: []string{"*.example.com"},
+			RateLimit: &model.RateLimit{Limit: 50, Period: "1m"}, Quota: &model.Quota{Remaining: 900, RefillAmount: 1000, RefillPeriod: "month"}}
+		old.SetRestrictions(restr, c.t)
 		if err := st.CreateKey(ctx, old, act); err != nil {
 			t.Fatal(err)
 		}
@@ -80,12 +84,15 @@ func TestRollKey(t *testing.T) {
 			nk.PermissionSet != model.PermRestricted || strings.Join(nk.Scopes, ",") != "api_keys:read" || nk.CreatedBy != u.Email {
 			t.Fatalf("new key does not copy the old one: %+v", nk)
 		}
+		if got := nk.Restrictions(); !reflect.DeepEqual(got, restr) {
+			t.Fatalf("new key's restrictions %+v, want the old key's %+v", got, restr)
+		}
 		if nk.KeyHash == old.KeyHash {
 			t.Fatal("new key has the old key's hash")
 		}
 		mu.Lock()
-		if len(changed) != 1 || changed[0] != old.KeyHash {
-			t.Errorf("key-change hooks told %v, want the old key's hash once", changed)
+		if len(changed) != 2 || changed[0] != nk.KeyHash || changed[1] != old.KeyHash {
+			t.Errorf("key-change hooks told %v, want the new key's hash (created) and the old key's (its expiry) once each", changed)
 		}
 		mu.Unlock()
 
@@ -193,7 +200,7 @@ func TestTeamSettingsAndLifetimePolicy(t *testing.T) {
 			t.Fatalf("update settings: %+v, %v", team, err)
 		}
 		found, err := st.FindTeamByID(ctx, acme.ID)
-		if err != nil || found.Settings() != (model.TeamSettings{RotationDays: 90, MaxKeyLifetimeDays: 30}) {
+		if err != nil || found.Settings() != (model.TeamSettings{RotationDays: 90, MaxKeyLifetimeDays: 30, LeakAction: model.LeakRevoke}) {
 			t.Fatalf("stored settings: %+v, %v", found, err)
 		}
 		evs, err := st.FindAuditEvents(ctx, store.AuditFilter{TeamID: acme.ID, Actions: []string{model.ActionTeamSettings}})

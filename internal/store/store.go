@@ -43,6 +43,9 @@ type Options struct {
 	// MaxOpenConns bounds the pool (PostgreSQL); 0 means 20.
 	MaxOpenConns int
 	Logger       *slog.Logger
+	// AppName is the application_name of the store's PostgreSQL
+	// connections, as pg_stat_activity shows them (see WithAppName).
+	AppName string
 	// SkipEvents turns the outbox off: changes write no events. Only the
 	// benchmark uses it, to measure what writing events costs.
 	SkipEvents bool
@@ -111,6 +114,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		if _, err := url.Parse(dsn); err != nil {
 			return nil, model.Wrap(model.EINVALID, err, "DATABASE_URL is not a valid postgres:// URL")
 		}
+		if opts.AppName != "" {
+			dsn = WithAppName(dsn, opts.AppName)
+		}
 		dial = postgres.Open(dsn)
 	default:
 		path := strings.TrimPrefix(dsn, "file:")
@@ -172,6 +178,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// KeyChanges returns the count of committed transactions that changed keys.
+// It only grows (a transaction bumps it before it commits), so an instance
+// that cannot hear NOTIFY learns that keys changed by reading it again. It
+// returns EUNAVAILABLE if the database cannot be read.
+func (s *Store) KeyChanges(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Raw("SELECT n FROM key_changes").Scan(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	return n, nil
+}
+
 // OnKeyChange registers fn to run after any transaction that changes a key
 // commits, with that key's hash. The verify cache uses it to invalidate
 // locally at once; other instances learn through NOTIFY.
@@ -230,6 +248,8 @@ func (t *txn) notifyKeys(hashes []string) error {
 }
 
 // inTx runs fn in a transaction and, after commit, tells the key-change hooks.
+// A transaction that changed keys bumps the key_changes count before it
+// commits (see KeyChanges).
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	var changed []string
 	events := 0
@@ -238,6 +258,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		t := &txn{DB: db, s: s}
 		if err := fn(t); err != nil {
 			return err
+		}
+		if len(t.changed) > 0 {
+			if err := t.Exec("UPDATE key_changes SET n = n + 1").Error; err != nil {
+				return err
+			}
 		}
 		changed, events = t.changed, t.events
 		return nil

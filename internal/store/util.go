@@ -54,3 +54,25 @@ func Redact(dsn string) string {
 	}
 	return u.String()
 }
+
+// Application names of keyward's PostgreSQL connections, so that operators
+// can tell them apart in pg_stat_activity (and end one on purpose).
+const (
+	AppName         = "keyward"
+	AppNameListener = "keyward-listener"
+	AppNameMigrate  = "keyward-migrate"
+)
+
+// WithAppName returns the postgres:// URL dsn with its application_name set
+// to name, replacing one the URL may carry. A URL that does not parse is
+// returned as it is (opening it reports the error).
+func WithAppName(dsn, name string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
