@@ -1,34 +1,25 @@
 package web
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-
-	"github.com/keyward/keyward/static"
 )
 
 // routes is the site map: every route of keyward, grouped by page.
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(s.requestID)
-	e.Use(s.accessLog, s.recoverPanic, s.metrics.middleware, s.securityHeaders)
-	e.Use(middleware.BodyLimit("1M"))
-	// Dashboard sessions and CSRF checks (skipped for /v1, assets and probes).
-	e.Use(s.loadSession, s.csrfProtect)
+	// Request id, security headers, metrics, access log, panic recovery,
+	// body limit, compression, and for the dashboard its session and CSRF
+	// check: one middleware (web/middleware.go).
+	e.Use(s.stack)
 
 	// Operations.
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", s.handleMetrics)
 
-	// Embedded assets: vendored htmx and Pico, app.css, app.js.
-	assets := http.StripPrefix("/static/", http.FileServerFS(static.FS))
-	e.GET("/static/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		assets.ServeHTTP(w, r)
-	})))
+	// Embedded assets: vendored htmx and Pico, app.css, app.js, under
+	// content-hashed names (web/assets.go).
+	e.GET("/static/*", s.handleAsset)
 
 	// Dashboard: accounts (setup, sign-in, teams, members).
 	s.accountRoutes(e)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/config"
@@ -48,7 +49,12 @@ type Server struct {
 	now     func() time.Time
 	echo    *echo.Echo
 	metrics *metrics
-	ready   atomic.Bool
+	ids     *requestIDs
+	// secHeaders are set on every response; bodyLimit caps request bodies.
+	secHeaders []header
+	bodyLimit  echo.MiddlewareFunc
+	assets     *assetSet
+	ready      atomic.Bool
 	// migrated is set once the schema is known to be current; migrations are
 	// append-only, so it never goes back.
 	migrated atomic.Bool
@@ -91,11 +97,17 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	}
 	s.OnClose(s.recorder.Close)
 	s.metrics = newMetrics()
+	s.ids = newRequestIDs()
+	s.secHeaders = securityHeaderSet(cfg.CookieSecure)
+	s.bodyLimit = middleware.BodyLimit("1M")
 	acc, err := s.newAccounts()
 	if err != nil {
 		return nil, err
 	}
 	s.acc = acc
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg)

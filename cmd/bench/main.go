@@ -207,7 +207,12 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
-	tg := buildTargets(set, a, u, l, loadKeys)
+	ceilingURL, stopCeiling, err := startCeiling()
+	if err != nil {
+		return err
+	}
+	defer stopCeiling()
+	tg := buildTargets(set, ceilingURL, a, u, l, loadKeys)
 	note("warming up (%s per target)", set.Warm)
 	for _, sg := range tg {
 		if _, err := runLoad(ctx, sg.hc, sg.target, set.Conns, set.Warm, 0); err != nil {
@@ -218,7 +223,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
-		if err := profile(ctx, tg[1], set, p); err != nil {
+		if err := profile(ctx, tg[2], set, p); err != nil {
 			return err
 		}
 		note("CPU profile of cached GET /v1/whoami written to %s (go tool pprof -top %s)", p, p)
@@ -232,6 +237,11 @@ func run(ctx context.Context) (err error) {
 		{Name: "deep page", Path: "/settings/api-keys?page=150", must: "billing"},
 	}
 	if res.List, err = timeList(ctx, owner, a.timings, pages, 10, set.ListSamples); err != nil {
+		return err
+	}
+
+	note("page weight: a dashboard page's first load and the next page, on the wire")
+	if res.PageWeight, err = measurePageWeight(ctx, owner, "/settings/api-keys", "/settings/api-keys?page=2"); err != nil {
 		return err
 	}
 
@@ -294,6 +304,7 @@ type segment struct {
 
 // Target names.
 const (
+	tCeiling  = "ceiling"
 	tBaseline = "baseline"
 	tWhoami   = "whoami_cached"
 	tUncached = "whoami_uncached"
@@ -309,7 +320,7 @@ func perConn(set settings, base, path, method string, body func(k int) []byte, l
 	for c := range set.Conns {
 		for k := c; k < len(loadKeys); k += set.Conns {
 			req, _ := http.NewRequest(method, base+path, nil)
-			if path != baselinePath {
+			if path != baselinePath && path != ceilingPath {
 				req.Header.Set("X-API-Key", loadKeys[k])
 			}
 			if body != nil {
@@ -328,7 +339,7 @@ func perConn(set settings, base, path, method string, body func(k int) []byte, l
 	}
 }
 
-func buildTargets(set settings, a, u, l *instance, loadKeys []string) []segment {
+func buildTargets(set settings, ceilingURL string, a, u, l *instance, loadKeys []string) []segment {
 	verifyBody := func(k int) []byte {
 		b, _ := json.Marshal(map[string]string{"key": loadKeys[(k+1)%len(loadKeys)], "scope": "api_keys:read"})
 		return b
@@ -337,7 +348,10 @@ func buildTargets(set settings, a, u, l *instance, loadKeys []string) []segment 
 		return segment{target: target{name, perConn(set, in.url, path, method, body, loadKeys), http.StatusOK},
 			in: in, hc: newClient(set.Conns), recording: recording, keys: loadKeys}
 	}
+	ceiling := seg(tCeiling, a, ceilingPath, http.MethodGet, nil, false)
+	ceiling.request = perConn(set, ceilingURL, ceilingPath, http.MethodGet, nil, loadKeys)
 	return []segment{
+		ceiling,
 		seg(tBaseline, a, baselinePath, http.MethodGet, nil, false),
 		seg(tWhoami, a, "/v1/whoami", http.MethodGet, nil, true),
 		seg(tUncached, u, "/v1/whoami", http.MethodGet, nil, true),
@@ -374,6 +388,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	for r := range set.Rounds {
 		acc := map[string]*accum{}
 		ratios := map[string][]float64{}
+		ceilings := map[string][]float64{}
 		for range set.Cycles {
 			rps := map[string]float64{}
 			// Each cycle runs the targets in an order of its own, and each
@@ -400,6 +415,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 			// machine during one slice moves one ratio, not the result.
 			for name, v := range rps {
 				ratios[name] = append(ratios[name], v/rps[tBaseline])
+				ceilings[name] = append(ceilings[name], v/rps[tCeiling])
 			}
 			costs = append(costs, 1-rps[tWhoami]/rps[tBuffered])
 		}
@@ -407,6 +423,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 		for name, a := range acc {
 			f := a.figures()
 			f.Ratio = median(ratios[name])
+			f.Ceiling = median(ceilings[name])
 			round[name] = f
 		}
 		res.Rounds = append(res.Rounds, round)
@@ -439,10 +456,10 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	note("latency at half load: %.0f requests/s over %d connections", rate, set.Conns)
 	// The same two targets on A's timed port, which also keeps each
 	// request's time inside the server (around the whole handler chain).
-	a := tg[0].in
+	a := tg[1].in
 	timed := []segment{
-		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, tg[0].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
-		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, tg[1].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, tg[1].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, tg[2].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
 	}
 	client := map[string]*accum{tBaseline: {}, tWhoami: {}}
 	sent := map[string]*accum{tBaseline: {}, tWhoami: {}}
@@ -471,8 +488,8 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 }
 
 func roundLine(r map[string]figures) string {
-	return fmt.Sprintf("baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×",
-		r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio)
+	return fmt.Sprintf("ceiling %.0f/s, whoami %.2f× ceiling, baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×",
+		r[tCeiling].RPS, r[tWhoami].Ceiling, r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio)
 }
 
 // profile writes a CPU profile of one more (unmeasured) run of sg.

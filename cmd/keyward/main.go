@@ -104,7 +104,12 @@ func parseConfig(e *env, name string, args []string, extra func(fs *flag.FlagSet
 	return cfg, fs, nil
 }
 
+// newLogger logs in format (json or text); with none, in text when w is a
+// terminal (a person reads it) and JSON otherwise (a collector does).
 func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "" && isTerminal(w) {
+		format = "text"
+	}
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, nil))
 	}
@@ -114,4 +119,14 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 func runVersion(_ context.Context, e *env, _ []string) error {
 	fmt.Fprintln(e.stdout, "keyward", version)
 	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -39,7 +39,14 @@ type Config struct {
 	CookieSecureDefaulted bool
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
-	LogFormat             string
+	// LogFormat is json or text; empty: text when stderr is a terminal,
+	// json otherwise (the caller decides, knowing its stderr).
+	LogFormat string
+	// AccessLog is all, errors or off: which /v1 and gateway requests get an
+	// access log line (every dashboard request does); errors keeps non-2xx
+	// answers and requests slower than AccessLogSlow.
+	AccessLog     string
+	AccessLogSlow time.Duration
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -71,7 +78,9 @@ var settings = []setting{
 	{"KEYWARD_COOKIE_SECURE", "cookie-secure", "", "mark cookies Secure (true|false); default true, false for the embedded default"},
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
-	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
+	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
+	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -112,6 +121,7 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+		AccessLog:   get("KEYWARD_ACCESS_LOG"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {
@@ -168,8 +178,16 @@ func build(get func(string) string) (*Config, error) {
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
+	}
+	switch c.AccessLog {
+	case "all", "errors", "off":
+	default:
+		bad("KEYWARD_ACCESS_LOG", "expected all, errors or off", c.AccessLog)
+	}
+	if c.AccessLogSlow, err = time.ParseDuration(get("KEYWARD_ACCESS_LOG_SLOW")); err != nil || c.AccessLogSlow <= 0 {
+		bad("KEYWARD_ACCESS_LOG_SLOW", "expected a positive duration, e.g. 500ms", get("KEYWARD_ACCESS_LOG_SLOW"))
 	}
 	if c.ScopesFile != "" {
 		if c.Resources, err = LoadResources(c.ScopesFile); err != nil {
