@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,11 +12,45 @@ import (
 
 // apiKeyCreateBody is the body of POST /v1/api-keys.
 type apiKeyCreateBody struct {
-	Name        string     `json:"name"`
-	Environment string     `json:"environment"`
-	Permission  string     `json:"permission"`
-	Scopes      []string   `json:"scopes"`
-	ExpiresAt   *time.Time `json:"expires_at"`
+	Name        string      `json:"name"`
+	Environment string      `json:"environment"`
+	Permission  string      `json:"permission"`
+	Scopes      []string    `json:"scopes"`
+	ExpiresAt   expiryField `json:"expires_at"`
+}
+
+// expiryField is expires_at on create: absent (DefaultKeyLifetime from
+// now, as in the dashboard), null or "never" (no expiry), or a time.
+type expiryField struct {
+	set, never bool
+	at         *time.Time
+}
+
+func (e *expiryField) UnmarshalJSON(b []byte) error {
+	e.set = true
+	switch string(b) {
+	case "null", `"never"`:
+		e.never = true
+		return nil
+	}
+	var t time.Time
+	if err := json.Unmarshal(b, &t); err != nil {
+		return err
+	}
+	e.at = &t
+	return nil
+}
+
+// expiresAt is the expiry the field asks for, counted from now.
+func (e expiryField) expiresAt(now time.Time) *time.Time {
+	switch {
+	case !e.set:
+		t := now.Add(DefaultKeyLifetime)
+		return &t
+	case e.never:
+		return nil
+	}
+	return e.at
 }
 
 // apiKeyCreatedJSON is the new key with its value, shown this once.
@@ -26,7 +61,9 @@ type apiKeyCreatedJSON struct {
 
 // handleAPIKeyCreate serves POST /v1/api-keys: creates a key in the calling
 // key's team (environment live unless given) and answers 201 with the raw
-// key in "key", uncacheable; it is never shown again. A key can only create
+// key in "key", uncacheable; it is never shown again. Without expires_at
+// the key expires in 90 days, like the dashboard's; null or "never" makes
+// one that never expires. A key can only create
 // keys within its own permission (403 otherwise).
 func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	var b apiKeyCreateBody
@@ -39,7 +76,7 @@ func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	now := s.now().UTC()
 	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
 		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
-		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt,
+		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt.expiresAt(now),
 	}, now)
 	if err != nil {
 		return err

@@ -48,9 +48,12 @@ func (s *Server) compress(c echo.Context, next echo.HandlerFunc) error {
 	}
 	// Whether or not this answer is compressed, it could have been:
 	// caches must keep apart the answers to different Accept-Encodings.
-	h := c.Response().Header()
-	if _, ok := h["Vary"]; !ok {
-		h["Vary"] = varyAcceptEncoding
+	// (Machine traffic is no-store: no cache keeps it.)
+	if !machineTraffic(r.URL.Path) {
+		h := c.Response().Header()
+		if _, ok := h["Vary"]; !ok {
+			h["Vary"] = varyAcceptEncoding
+		}
 	}
 	ae := r.Header.Get("Accept-Encoding")
 	if ae == "" || r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {

@@ -61,7 +61,11 @@ func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 		id = s.ids.next()
 	}
 	h[echo.HeaderXRequestID] = []string{id}
-	for _, x := range s.secHeaders {
+	hs := s.secHeaders
+	if machineTraffic(c.Request().URL.Path) {
+		hs = s.apiHeaders
+	}
+	for _, x := range hs {
 		h[x.key] = x.val
 	}
 	err := s.guarded(c, next)
@@ -114,6 +118,23 @@ func securityHeaderSet(secure bool) []header {
 		{"Referrer-Policy", []string{"same-origin"}},
 		{"X-Frame-Options", []string{"DENY"}},
 		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	}
+	if secure {
+		hs = append(hs, header{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}})
+	}
+	return hs
+}
+
+// apiHeaderSet is what JSON answers to programs carry instead (the /v1 API
+// and the probes, which no browser renders as a page): nosniff, a CSP that
+// allows nothing, no-store (DESIGN.md's API contract), HSTS when secure.
+// Fewer headers also cost less: net/http copies the header map of every
+// response.
+func apiHeaderSet(secure bool) []header {
+	hs := []header{
+		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Cache-Control", []string{"no-store"}},
 	}
 	if secure {
 		hs = append(hs, header{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}})

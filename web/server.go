@@ -52,6 +52,7 @@ type Server struct {
 	ids     *requestIDs
 	// secHeaders are set on every response; bodyLimit caps request bodies.
 	secHeaders []header
+	apiHeaders []header
 	bodyLimit  echo.MiddlewareFunc
 	assets     *assetSet
 	ready      atomic.Bool
@@ -99,6 +100,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	s.metrics = newMetrics()
 	s.ids = newRequestIDs()
 	s.secHeaders = securityHeaderSet(cfg.CookieSecure)
+	s.apiHeaders = apiHeaderSet(cfg.CookieSecure)
 	s.bodyLimit = middleware.BodyLimit("1M")
 	acc, err := s.newAccounts()
 	if err != nil {

@@ -103,7 +103,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
 	}
-	log.Info("keyward serving", "version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
+	// Said once the socket listens (make run compiles first: a URL printed
+	// before that would not answer yet).
+	log.Info("keyward is listening: open "+dashboardURL(ln.Addr()), "url", dashboardURL(ln.Addr()),
+		"version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
 	err = srv.Serve(ctx, ln, drain)
 	if cerr := srv.Close(context.Background()); cerr != nil {
 		log.Error("closing", "err", cerr)
@@ -128,4 +131,18 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "migrations: %d applied; the schema is current (%s)\n", n, describeDB(cfg))
 	return nil
+}
+
+// dashboardURL is where a person on this machine opens the dashboard that
+// listens on addr: an unspecified host (":8080", "0.0.0.0", "[::]") is
+// localhost.
+func dashboardURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
