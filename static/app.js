@@ -15,7 +15,8 @@
 //                                    unless a copy button inside succeeded
 //   [data-open-dialog="#id"]         opens that dialog as a modal
 //   [data-close-dialog]              closes its closest dialog
-//   [data-copy="#id"]                copies the value (or text) of #id
+//   [data-copy="#id"]                copies the value (or text) of #id; hidden
+//                                    until this script marks <html class="js">
 //   [data-copy-label]                optional element inside the copy button
 //                                    whose text becomes "Copied"
 //   [data-copy-status]               aria-live region for the copy outcome
@@ -33,6 +34,10 @@
 
 (() => {
   "use strict";
+
+  // Controls that need this script (Copy buttons) are hidden until it runs:
+  // without JavaScript they would do nothing.
+  document.documentElement.classList.add("js");
 
   // ---------------------------------------------------------------- htmx
 

@@ -160,6 +160,15 @@ type KeyReveal struct {
 	Raw    string
 	Dialog bool
 	Now    time.Time
+	// BaseURL is where this keyward answers (scheme and host), for the
+	// quick start's curl call.
+	BaseURL string
+}
+
+// QuickStart is a ready curl call that tries the new key: GET /v1/whoami
+// with the key in X-API-Key.
+func (r KeyReveal) QuickStart() string {
+	return `curl -H "X-API-Key: ` + r.Raw + `" ` + r.BaseURL + "/v1/whoami"
 }
 
 // KeyDetails is a key's details page.

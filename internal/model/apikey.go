@@ -93,10 +93,13 @@ type KeyFilter struct {
 	// before this time; zero for no such filter.
 	UnusedSince time.Time
 	NeverUsed   bool
-	NeverExpire bool
-	ExpiringBy  time.Time // active keys expiring at or before this time
-	Offset      int
-	Limit       int
+	// CreatedBefore lists only keys created before this time; zero for no
+	// such filter.
+	CreatedBefore time.Time
+	NeverExpire   bool
+	ExpiringBy    time.Time // active keys expiring at or before this time
+	Offset        int
+	Limit         int
 	// After is an opaque cursor for the API's pagination (the last key's public id).
 	After string
 }

@@ -86,6 +86,9 @@ func (s *Store) keyQuery(ctx context.Context, f model.KeyFilter) *gorm.DB {
 	if f.NeverUsed {
 		q = q.Where("last_used_at IS NULL")
 	}
+	if !f.CreatedBefore.IsZero() {
+		q = q.Where("created_at < ?", f.CreatedBefore)
+	}
 	if !f.UnusedSince.IsZero() {
 		q = q.Where("COALESCE(last_used_at, created_at) < ?", f.UnusedSince)
 	}
