@@ -110,7 +110,7 @@ func AccountPasswordPage(ch Chrome, f AccountPasswordForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = accountField(FieldProps{ID: "new-password", Name: "new_password", Label: "New password", Type: "password", Autocomplete: "new-password", Error: f.Errors["new_password"], Hint: "At least 10 characters. A passphrase is easiest to remember.", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = accountField(FieldProps{ID: "new-password", Name: "new_password", Label: "New password", Type: "password", Autocomplete: "new-password", Error: f.Errors["new_password"], Hint: PasswordHint, Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

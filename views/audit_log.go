@@ -109,9 +109,15 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionMemberAdded, "Member added"},
 		{model.ActionMemberRoleChanged, "Role changed"},
 		{model.ActionMemberRemoved, "Member removed"},
+		{model.ActionMemberInvited, "Member invited"},
+		{model.ActionMemberInvitationAccepted, "Invitation accepted"},
+		{model.ActionMemberInvitationResent, "Invitation resent"},
+		{model.ActionMemberInvitationCanceled, "Invitation cancelled"},
 	}},
 	{"Sign-in and team", []AuditActionChoice{
 		{model.ActionSessionLoginFailed, "Failed sign-in"},
+		{model.ActionPasswordResetRequested, "Password reset link sent"},
+		{model.ActionPasswordReset, "Password reset"},
 		{model.ActionTeamCreated, "Team created"},
 	}},
 }
@@ -151,6 +157,18 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "changed " + name + "'s role from " + roleLabel(ev.Detail["from"]) + " to " + roleLabel(ev.Detail["to"])
 	case model.ActionMemberRemoved:
 		return "removed " + name + " from the team"
+	case model.ActionMemberInvited:
+		return "invited " + name + " as " + roleLabel(ev.Detail["role"])
+	case model.ActionMemberInvitationResent:
+		return "sent " + name + "'s invitation again"
+	case model.ActionMemberInvitationCanceled:
+		return "cancelled the invitation of " + name
+	case model.ActionMemberInvitationAccepted:
+		return "joined the team as " + roleLabel(ev.Detail["role"]) + " (invited by " + str(ev.Detail["invited_by"]) + ")"
+	case model.ActionPasswordResetRequested:
+		return "sent " + name + " a password reset link"
+	case model.ActionPasswordReset:
+		return "reset their password with a link"
 	case model.ActionTeamCreated:
 		return "created the team " + name
 	case model.ActionSessionLogin:

@@ -132,3 +132,7 @@ func timeTag(t time.Time, text, title string, relative bool) templ.Component {
 // right-to-left text cannot reorder the sentence around it, in places where
 // markup such as <bdi> cannot go: titles, notices, flash messages.
 func Isolate(s string) string { return "\u2068" + s + "\u2069" }
+
+// PasswordHint describes the password policy beside every new-password
+// field (internal/auth.ValidatePassword enforces it).
+const PasswordHint = "At least 12 characters. A few unrelated words make a strong password; common passwords and ones containing your e-mail name or team name are refused."

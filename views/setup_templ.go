@@ -71,7 +71,7 @@ func SetupPage(f SetupForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = accountField(FieldProps{ID: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Error: f.Errors["password"], Hint: "At least 10 characters. A passphrase is easiest to remember.", Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = accountField(FieldProps{ID: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Error: f.Errors["password"], Hint: PasswordHint, Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

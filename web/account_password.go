@@ -17,8 +17,11 @@ const passwordChangedMessage = "Password changed. Other sessions were signed out
 // handleAccountPasswordForm serves GET /account/password.
 func (s *Server) handleAccountPasswordForm(c echo.Context) error {
 	p := currentPrincipal(c)
-	return render(c, http.StatusOK, views.AccountPasswordPage(s.chrome(c, ""),
-		views.AccountPasswordForm{Email: p.User.Email}))
+	f := views.AccountPasswordForm{Email: p.User.Email}
+	if p.User.MustChangePassword {
+		f.Notice = &views.Flash{Kind: "warn", Message: "Your password was chosen for you. Choose your own to continue: type the one you were given as the current password."}
+	}
+	return render(c, http.StatusOK, views.AccountPasswordPage(s.chrome(c, ""), f))
 }
 
 // handleAccountPassword serves POST /account/password: it checks the current
@@ -33,11 +36,15 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 	next := c.FormValue("new_password")
 	confirm := c.FormValue("confirm_password")
 
+	pc, err := s.passwordContext(c, p.User)
+	if err != nil {
+		return err
+	}
 	errs := model.FieldErrors{}
 	if current == "" {
 		errs.Add("current_password", "Enter your current password.")
 	}
-	switch rule := auth.ValidatePassword(next); {
+	switch rule := auth.ValidatePassword(next, pc); {
 	case next == "":
 		errs.Add("new_password", "Enter a new password.")
 	case rule != nil:
@@ -63,7 +70,7 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 		return s.renderAccountPassword(c, http.StatusTooManyRequests, f)
 	}
 	if !auth.CheckPassword(p.User.PasswordHash, current) {
-		s.acc.limiter.failed(account, now)
+		s.acc.limiter.failed(ip, account, now)
 		s.logger(c).Warn("password change: wrong current password", "user_id", p.User.ID, "ip", ip)
 		f.Errors = map[string]string{"current_password": "That is not your current password."}
 		return s.renderAccountPassword(c, http.StatusUnprocessableEntity, f)
@@ -90,4 +97,18 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 
 func (s *Server) renderAccountPassword(c echo.Context, status int, f views.AccountPasswordForm) error {
 	return render(c, status, views.AccountPasswordPage(s.chrome(c, ""), f))
+}
+
+// passwordContext is what a new password of u must not contain: the e-mail
+// address and the names of u's teams.
+func (s *Server) passwordContext(c echo.Context, u model.User) (auth.PasswordContext, error) {
+	ms, err := s.store.FindUserTeams(c.Request().Context(), u.ID)
+	if err != nil {
+		return auth.PasswordContext{}, err
+	}
+	pc := auth.PasswordContext{Email: u.Email}
+	for _, m := range ms {
+		pc.Teams = append(pc.Teams, m.Team.Name)
+	}
+	return pc, nil
 }

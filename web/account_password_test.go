@@ -86,7 +86,7 @@ func TestChangePasswordValidation(t *testing.T) {
 	}{
 		{"wrong current", passwordForm("not my password", newTestPassword, newTestPassword), "current_password", "not your current password"},
 		{"missing current", passwordForm("", newTestPassword, newTestPassword), "current_password", "current password"},
-		{"too short", passwordForm(testPassword, "short pw", "short pw"), "new_password", "at least 10 characters"},
+		{"too short", passwordForm(testPassword, "short pw", "short pw"), "new_password", "at least 12 characters"},
 		{"mismatch", passwordForm(testPassword, newTestPassword, newTestPassword+"!"), "confirm_password", "do not match"},
 		{"same as current", passwordForm(testPassword, testPassword, testPassword), "new_password", "differs from the current"},
 	}
@@ -218,7 +218,7 @@ func TestChangePasswordSharesTheSignInLimit(t *testing.T) {
 	cl.login(t, "owner@example.com", testPassword)
 	before := passwordHash(t, app, owner.ID)
 
-	for i := range loginAccountBurst {
+	for i := range loginFreeFailures + 1 {
 		res := cl.postForm(t, "/account/password", passwordForm("guess number "+string(rune('a'+i)), newTestPassword, newTestPassword))
 		res.wantStatus(t, http.StatusUnprocessableEntity)
 	}

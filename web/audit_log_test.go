@@ -87,7 +87,8 @@ func TestAuditLogSaysWhatHappenedInWords(t *testing.T) {
 	apiPost(t, fx.cl, "/v1/api-keys/"+victim.PublicID+"/revoke", botRaw).wantStatus(t, http.StatusOK)
 
 	// Members: added, promoted, removed.
-	fx.cl.postForm(t, "/settings/members", url.Values{"email": {"bob@example.com"}, "role": {"MEMBER"}})
+	bobLink := linkPath(t, invite(t, fx.cl, "bob@example.com", "MEMBER"))
+	fx.app.client(t).postForm(t, bobLink, url.Values{"password": {"a passphrase of my own"}, "confirm_password": {"a passphrase of my own"}}).wantRedirect(t, "/")
 	bob := userID(t, fx.app, "bob@example.com")
 	m := mustMembership(t, fx.app, fx.team.ID, bob)
 	fx.cl.postForm(t, "/settings/members/"+strconv.FormatInt(m.ID, 10)+"/role", url.Values{"role": {"ADMIN"}}).wantStatus(t, http.StatusSeeOther)
@@ -105,7 +106,8 @@ func TestAuditLogSaysWhatHappenedInWords(t *testing.T) {
 		"unauthenticated visitor | failed sign-in | owner@example.com | "+ip,
 		o+" | removed bob@example.com from the team | bob@example.com | "+ip,
 		o+" | changed bob@example.com's role from Member to Admin | bob@example.com | "+ip,
-		o+" | added bob@example.com as Member | bob@example.com | "+ip,
+		"bob@example.com | joined the team as Member (invited by owner@example.com) | bob@example.com | "+ip,
+		o+" | invited bob@example.com as Member | bob@example.com | "+ip,
 		botLabel+" | revoked API key Staging | "+victim.PublicID+" | "+ip,
 		o+" | created API key Staging | "+victim.PublicID+" | "+ip,
 		o+" | created API key Deploy bot | "+bot.PublicID+" | "+ip,

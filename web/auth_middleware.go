@@ -30,6 +30,15 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		// Pages behind sign-in must not be kept by shared caches or the
 		// back button after sign-out.
 		noStore(c)
+		if p.User.MustChangePassword && c.Path() != "/account/password" {
+			// Someone else chose this password (a generated one): the
+			// user sets their own before anything else.
+			if isHTMX(c) {
+				c.Response().Header().Set("HX-Redirect", "/account/password")
+				return c.NoContent(http.StatusUnauthorized)
+			}
+			return c.Redirect(http.StatusSeeOther, "/account/password")
+		}
 		return next(c)
 	}
 }

@@ -35,8 +35,9 @@ func (s *Server) handleLoginForm(c echo.Context) error {
 }
 
 // handleLogin serves POST /login. A wrong e-mail and a wrong password get
-// the same answer in about the same time; attempts are rate-limited per IP
-// and per account.
+// the same answer in about the same time; failed attempts slow down the
+// client that makes them, per account and per IP (web/ratelimit.go), and
+// never lock the account for anybody else.
 func (s *Server) handleLogin(c echo.Context) error {
 	noStore(c)
 	ctx := c.Request().Context()
@@ -75,7 +76,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		s.acc.limiter.failed(account, now)
+		s.acc.limiter.failed(ip, account, now)
 		s.logger(c).Warn("sign-in failed", "email", account, "known_user", err == nil, "ip", ip)
 		if err == nil {
 			if aerr := s.store.RecordLoginFailed(ctx, u, ip); aerr != nil {
@@ -85,6 +86,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 		f.Notice = &views.Flash{Kind: "error", Message: loginFailedMessage}
 		return render(c, http.StatusUnauthorized, views.LoginPage(f))
 	}
+	s.acc.limiter.succeeded(ip, account)
 	teams, err := s.store.FindUserTeams(ctx, u.ID)
 	if err != nil {
 		return err

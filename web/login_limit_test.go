@@ -2,72 +2,134 @@ package web
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
 )
 
-func TestLoginLimiterPerAccount(t *testing.T) {
-	app := newTestApp(t)
-	_, team := app.setup(t, "owner@example.com", testPassword, "Acme")
-	cl := app.client(t)
-	bad := url.Values{"email": {"owner@example.com"}, "password": {"not the password"}}
-	for i := 0; i < loginAccountBurst; i++ {
-		cl.postForm(t, "/login", bad).wantStatus(t, http.StatusUnauthorized)
-	}
-	// Now even the right password is refused for a while, with Retry-After.
-	res := cl.postForm(t, "/login", url.Values{"email": {"Owner@example.com"}, "password": {testPassword}})
-	res.wantStatus(t, http.StatusTooManyRequests)
-	ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
-	if err != nil || ra < 1 || ra > 60 {
-		t.Fatalf("Retry-After = %q", res.Header.Get("Retry-After"))
-	}
-	if got := res.text(t, ".notice-error"); !strings.Contains(got, "Too many sign-in attempts") {
-		t.Errorf("429 message = %q", got)
-	}
-	if _, ok := decodeForTest(t, app, cl); ok {
-		t.Fatal("signed in while rate-limited")
-	}
-	// Another account from the same IP is not affected.
-	app.newMember(t, team.ID, "admin@example.com", model.RoleAdmin)
-	cl.login(t, "admin@example.com", testPassword)
-
-	// After Retry-After the account may try again.
-	app.clock.Advance(time.Duration(ra) * time.Second)
-	other := app.client(t)
-	other.login(t, "owner@example.com", testPassword)
+// fromIP returns headers that make a request come from ip, for an app that
+// trusts 127.0.0.1 as a proxy.
+func fromIP(ip string) http.Header {
+	return http.Header{"X-Forwarded-For": {ip}}
 }
 
-func TestLoginLimiterPerIP(t *testing.T) {
-	app := newTestApp(t)
+// signInFrom posts the sign-in form for email and password from ip.
+func signInFrom(t *testing.T, cl *testClient, ip, email, password string) *testResponse {
+	t.Helper()
+	form := url.Values{"email": {email}, "password": {password}, csrfFormField: {cl.csrfToken(t)}}
+	return cl.rawPost(t, "/login", form, fromIP(ip))
+}
+
+func trustLoopbackProxy() testAppOption {
+	return withConfig(func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+}
+
+// An attacker failing on an account from one address slows down only that
+// address, with growing delays; the owner signs in at once from another.
+func TestLoginThrottleSlowsTheFailingClientOnly(t *testing.T) {
+	app := newTestApp(t, trustLoopbackProxy())
+	app.setup(t, "owner@example.com", testPassword, "Acme")
+	attacker := app.client(t)
+	const evil = "203.0.113.9"
+
+	for i := 0; i < loginFreeFailures; i++ {
+		signInFrom(t, attacker, evil, "owner@example.com", "guess "+strconv.Itoa(i)+" wrong!").wantStatus(t, http.StatusUnauthorized)
+	}
+	var waits []int
+	for i := 0; i < 5; i++ {
+		// The failure past the free ones answers 401, and the next try
+		// must wait: 1, 2, 4, 8, 16 seconds.
+		signInFrom(t, attacker, evil, "owner@example.com", "another wrong guess").wantStatus(t, http.StatusUnauthorized)
+		res := signInFrom(t, attacker, evil, "owner@example.com", testPassword)
+		res.wantStatus(t, http.StatusTooManyRequests)
+		ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
+		if err != nil {
+			t.Fatalf("Retry-After = %q", res.Header.Get("Retry-After"))
+		}
+		if got := res.text(t, ".notice-error"); !strings.Contains(got, "Too many sign-in attempts") {
+			t.Errorf("429 message = %q", got)
+		}
+		waits = append(waits, ra)
+
+		// Meanwhile the owner signs in from elsewhere, every time.
+		owner := app.client(t)
+		signInFrom(t, owner, "198.51.100.7", "owner@example.com", testPassword).wantStatus(t, http.StatusSeeOther)
+
+		app.clock.Advance(time.Duration(ra) * time.Second)
+	}
+	for i, want := range []int{1, 2, 4, 8, 16} {
+		if waits[i] != want {
+			t.Fatalf("waits after each failure = %v, want 1, 2, 4, 8, 16", waits)
+		}
+	}
+	// Once the wait is over, the right password works from the attacker's
+	// address too (it is a client that failed, not a locked account), and
+	// clears the record.
+	signInFrom(t, attacker, evil, "owner@example.com", testPassword).wantStatus(t, http.StatusSeeOther)
+	other := app.client(t)
+	for i := 0; i < loginFreeFailures; i++ {
+		signInFrom(t, other, evil, "owner@example.com", "wrong again!!").wantStatus(t, http.StatusUnauthorized)
+	}
+	signInFrom(t, other, evil, "owner@example.com", testPassword).wantStatus(t, http.StatusSeeOther)
+}
+
+// The delay stops growing at loginMaxDelay.
+func TestLoginDelayIsCapped(t *testing.T) {
+	for k, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 10: 512 * time.Second, 11: loginMaxDelay, 64: loginMaxDelay} {
+		if got := loginDelay(k); got != want {
+			t.Errorf("loginDelay(%d) = %v, want %v", k, got, want)
+		}
+	}
+}
+
+// One address failing on many accounts hits the per-IP ceiling; other
+// addresses are not affected, and the bucket refills.
+func TestLoginThrottlePerIPCeiling(t *testing.T) {
+	app := newTestApp(t, trustLoopbackProxy())
 	app.setup(t, "owner@example.com", testPassword, "Acme")
 	cl := app.client(t)
+	const evil = "2001:db8::66"
 	for i := 0; i < loginIPBurst; i++ {
-		res := cl.postForm(t, "/login", url.Values{"email": {"user" + strconv.Itoa(i) + "@example.com"}, "password": {"guess guess guess"}})
-		res.wantStatus(t, http.StatusUnauthorized)
+		signInFrom(t, cl, evil, "user"+strconv.Itoa(i)+"@example.com", "guess guess guess").wantStatus(t, http.StatusUnauthorized)
 	}
-	res := cl.postForm(t, "/login", url.Values{"email": {"owner@example.com"}, "password": {testPassword}})
+	res := signInFrom(t, cl, evil, "owner@example.com", testPassword)
 	res.wantStatus(t, http.StatusTooManyRequests)
-	if res.Header.Get("Retry-After") == "" {
-		t.Fatal("no Retry-After")
+	if ra, _ := strconv.Atoi(res.Header.Get("Retry-After")); ra < 1 || ra > int(loginIPEvery/time.Second) {
+		t.Fatalf("Retry-After = %q", res.Header.Get("Retry-After"))
 	}
 	if !strings.Contains(app.logs.String(), "sign-in refused by the rate limit") {
 		t.Error("the refusal was not logged")
 	}
+	signInFrom(t, app.client(t), "2001:db8::67", "owner@example.com", testPassword).wantStatus(t, http.StatusSeeOther)
+	app.clock.Advance(loginIPEvery)
+	signInFrom(t, cl, evil, "owner@example.com", testPassword).wantStatus(t, http.StatusSeeOther)
 }
 
-func TestLoginLimiterForgetsIdleBuckets(t *testing.T) {
+// Successful sign-ins from one address (an office behind NAT) cost nothing.
+func TestLoginSuccessesAreNotThrottled(t *testing.T) {
+	app := newTestApp(t, trustLoopbackProxy())
+	app.setup(t, "owner@example.com", testPassword, "Acme")
+	for i := 0; i < loginIPBurst*2; i++ {
+		signInFrom(t, app.client(t), "192.0.2.1", "owner@example.com", testPassword).wantStatus(t, http.StatusSeeOther)
+	}
+}
+
+func TestLoginLimiterForgetsIdlePairs(t *testing.T) {
 	ll := newLoginLimiter()
 	now := testEpoch
 	for i := 0; i < limiterMaxEntries+10; i++ {
-		ll.attempt("ip", "user"+strconv.Itoa(i), now)
+		ll.failed("ip", "user"+strconv.Itoa(i), now)
 	}
-	if n := len(ll.account); n > limiterMaxEntries+1 {
-		t.Fatalf("%d account buckets kept, want at most %d", n, limiterMaxEntries+1)
+	if n := len(ll.pair); n > limiterMaxEntries+1 {
+		t.Fatalf("%d pairs kept, want at most %d", n, limiterMaxEntries+1)
 	}
 }
 

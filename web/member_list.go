@@ -35,6 +35,16 @@ func (s *Server) membersProps(c echo.Context) (views.MembersProps, error) {
 	for _, m := range ms {
 		props.Members = append(props.Members, memberRow(p, m))
 	}
+	invs, err := s.store.FindOpenInvitations(c.Request().Context(), p.Membership.TeamID)
+	if err != nil {
+		return views.MembersProps{}, err
+	}
+	for _, inv := range invs {
+		props.Invitations = append(props.Invitations, views.InvitationRow{
+			ID: inv.ID, Email: inv.Email, Role: inv.Role, InvitedBy: inv.InvitedBy,
+			Created: inv.CreatedAt, Expires: inv.ExpiresAt, Expired: !props.Now.Before(inv.ExpiresAt),
+		})
+	}
 	return props, nil
 }
 

@@ -146,30 +146,71 @@ func ownerMembership(t *testing.T, f *membersFixture) model.Membership {
 	return m
 }
 
-func TestAddMember(t *testing.T) {
+// invite posts the invite form and returns the invitation link shown once
+// (keyward sends no e-mail in these tests).
+func invite(t *testing.T, cl *testClient, email, role string) string {
+	t.Helper()
+	res := cl.postForm(t, "/settings/members", url.Values{"email": {email}, "role": {role}})
+	res.wantStatus(t, http.StatusOK)
+	link := attr(res.first(t, "input#one-time-link"), "value")
+	if !strings.Contains(link, "/invitations/") {
+		t.Fatalf("invitation link = %q", link)
+	}
+	return link
+}
+
+// linkPath is the path of a link shown in the dashboard.
+func linkPath(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Path
+}
+
+func TestInviteMember(t *testing.T) {
 	f := newMembersFixture(t)
 	cl := f.signedIn(t, "admin@example.com")
 
-	// An existing user (from another team) is added; a flash says so.
-	res := cl.postForm(t, "/settings/members", url.Values{"email": {"Stranger@example.com"}, "role": {"ADMIN"}})
-	res.wantRedirect(t, "/settings/members")
-	if got := f.role(t, f.acme.ID, f.outside.UserID); got != model.RoleAdmin {
-		t.Fatalf("stranger's role in Acme = %q, want ADMIN", got)
+	// A new person: the link is in this response only.
+	res := cl.postForm(t, "/settings/members", url.Values{"email": {"Nina@example.com"}, "role": {"MEMBER"}})
+	res.wantStatus(t, http.StatusOK)
+	if res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("HX-Push-Url") != "false" {
+		t.Error("the response with the link is cacheable or kept in history")
+	}
+	link := attr(res.first(t, "input#one-time-link"), "value")
+	path := linkPath(t, link)
+	token := strings.TrimPrefix(path, "/invitations/")
+	if len(token) != 43 {
+		t.Fatalf("invitation link %q", link)
+	}
+	for _, h := range []string{"Location", "Set-Cookie"} {
+		if strings.Contains(strings.Join(res.Header.Values(h), " "), token) {
+			t.Errorf("the token is in %s", h)
+		}
 	}
 	page := cl.get(t, "/settings/members")
-	if !strings.Contains(page.text(t, ".notice-success"), "stranger@example.com was added") {
-		t.Errorf("no success notice:\n%s", page.Body)
+	if strings.Contains(page.Body, token) {
+		t.Error("the link is shown again")
 	}
-	// Shown once.
-	if cl.get(t, "/settings/members").has(t, ".notice-success") {
-		t.Error("the flash message was shown twice")
+	if got := page.text(t, "section.invitations tbody"); !strings.Contains(got, "nina@example.com") || !strings.Contains(got, "Member") {
+		t.Errorf("pending invitations = %q", got)
+	}
+	if _, err := f.app.store.FindUserByEmail(context.Background(), "nina@example.com"); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Fatal("inviting created an account")
 	}
 
-	// Twice: a clear message next to the field.
-	res = cl.postForm(t, "/settings/members", url.Values{"email": {"stranger@example.com"}, "role": {"MEMBER"}})
+	// Twice: a clear message next to the field; a member: likewise.
+	res = cl.postForm(t, "/settings/members", url.Values{"email": {"nina@example.com"}, "role": {"ADMIN"}})
+	res.wantStatus(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(res.text(t, "small#member-email-error"), "invited already") {
+		t.Errorf("duplicate invitation message: %q", res.text(t, "small.error"))
+	}
+	res = cl.postForm(t, "/settings/members", url.Values{"email": {"member@example.com"}, "role": {"ADMIN"}})
 	res.wantStatus(t, http.StatusUnprocessableEntity)
 	if !strings.Contains(res.text(t, "small#member-email-error"), "already a member") {
-		t.Errorf("duplicate add message:\n%s", res.text(t, "small.error"))
+		t.Errorf("member invitation message: %q", res.text(t, "small.error"))
 	}
 	// Bad input.
 	res = cl.postForm(t, "/settings/members", url.Values{"email": {"nope"}, "role": {"KING"}})
@@ -178,36 +219,125 @@ func TestAddMember(t *testing.T) {
 		t.Errorf("missing field errors:\n%s", res.Body)
 	}
 
-	// A new user: the password is in this response only.
-	res = cl.postForm(t, "/settings/members", url.Values{"email": {"new@example.com"}, "role": {"MEMBER"}})
-	res.wantStatus(t, http.StatusOK)
-	if res.Header.Get("Cache-Control") != "no-store" {
-		t.Error("the response with the password is cacheable")
+	// The newcomer opens the link, chooses a password and is in.
+	newcomer := f.app.client(t)
+	form := newcomer.get(t, path)
+	form.wantStatus(t, http.StatusOK)
+	if !strings.Contains(form.text(t, "p.lead"), "Acme") || !form.has(t, "input#password") {
+		t.Fatalf("invitation page:\n%s", form.Body)
 	}
-	pw := attr(res.first(t, "input#new-user-password"), "value")
-	if len(pw) < 20 {
-		t.Fatalf("generated password %q", pw)
+	newcomer.postForm(t, path, url.Values{"password": {"nina@example"}, "confirm_password": {"nina@example"}}).wantStatus(t, http.StatusUnprocessableEntity)
+	res = newcomer.postForm(t, path, url.Values{"password": {"new member's own passphrase"}, "confirm_password": {"another one entirely"}})
+	res.wantStatus(t, http.StatusUnprocessableEntity)
+	if !res.has(t, "small#confirm_password-error") {
+		t.Fatal("no message for a mismatched confirmation")
 	}
-	if !strings.Contains(res.text(t, ".reveal .notice"), "securely") && !strings.Contains(res.text(t, ".reveal .notice"), "secure channel") {
-		t.Error("no note to share the password securely")
-	}
-	for _, h := range []string{"Location", "Set-Cookie"} {
-		if strings.Contains(strings.Join(res.Header.Values(h), " "), pw) {
-			t.Errorf("the password is in %s", h)
-		}
-	}
-	if strings.Contains(f.app.logs.String(), pw) {
-		t.Error("the password was logged")
-	}
-	if strings.Contains(cl.get(t, "/settings/members").Body, pw) {
-		t.Error("the password is shown again")
-	}
-	if got := f.role(t, f.acme.ID, userID(t, f.app, "new@example.com")); got != model.RoleMember {
+	newcomer.postForm(t, path, url.Values{"password": {"new member's own passphrase"}, "confirm_password": {"new member's own passphrase"}}).wantRedirect(t, "/")
+	if got := f.role(t, f.acme.ID, userID(t, f.app, "nina@example.com")); got != model.RoleMember {
 		t.Fatalf("new user's role = %q", got)
 	}
-	newcomer := f.app.client(t)
-	newcomer.login(t, "new@example.com", pw)
-	newcomer.get(t, "/").wantStatus(t, http.StatusOK)
+	newcomer.get(t, "/").wantStatus(t, http.StatusOK) // a member's home page: signed in
+	f.app.client(t).login(t, "nina@example.com", "new member's own passphrase")
+
+	// The link works once.
+	again := f.app.client(t)
+	again.get(t, path).wantStatus(t, http.StatusNotFound)
+	again.postForm(t, path, url.Values{"password": {"someone else's passphrase"}, "confirm_password": {"someone else's passphrase"}}).wantStatus(t, http.StatusNotFound)
+	if strings.Contains(f.app.logs.String(), token) {
+		t.Error("the invitation token was logged")
+	}
+	if cl.get(t, "/settings/members").has(t, "section.invitations") {
+		t.Error("an accepted invitation is still listed")
+	}
+}
+
+// Someone with an account joins after signing in as the invited address;
+// another account cannot use the link.
+func TestInviteExistingUser(t *testing.T) {
+	f := newMembersFixture(t)
+	cl := f.signedIn(t, "owner@example.com")
+	path := linkPath(t, invite(t, cl, "stranger@example.com", "ADMIN"))
+
+	visitor := f.app.client(t)
+	page := visitor.get(t, path)
+	page.wantStatus(t, http.StatusOK)
+	if !page.has(t, `a[href="/login?next=`+path+`"]`) || page.has(t, "input#password") {
+		t.Fatalf("a signed-out invitee with an account should be sent to sign in:\n%s", page.Body)
+	}
+	visitor.postForm(t, path, url.Values{"password": {"taking over the account"}, "confirm_password": {"taking over the account"}}).
+		wantRedirect(t, "/login?next="+path)
+
+	// Signed in as someone else: refused, nothing changes.
+	wrong := f.signedIn(t, "member@example.com")
+	wrong.postForm(t, path, nil).wantStatus(t, http.StatusForbidden)
+
+	stranger := f.app.client(t)
+	stranger.postForm(t, "/login", url.Values{"email": {"stranger@example.com"}, "password": {testPassword}, "next": {path}}).wantRedirect(t, path)
+	if !stranger.get(t, path).has(t, `form[action="`+path+`"] button[type=submit]`) {
+		t.Fatal("no Join button for the signed-in invitee")
+	}
+	stranger.postForm(t, path, nil).wantRedirect(t, "/")
+	if got := f.role(t, f.acme.ID, f.outside.UserID); got != model.RoleAdmin {
+		t.Fatalf("stranger's role in Acme = %q, want ADMIN", got)
+	}
+	if got := f.role(t, f.other.ID, f.outside.UserID); got != model.RoleOwner {
+		t.Fatalf("stranger's role in their own team changed to %q", got)
+	}
+}
+
+func TestInvitationResendCancelExpire(t *testing.T) {
+	f := newMembersFixture(t)
+	cl := f.signedIn(t, "owner@example.com")
+	first := linkPath(t, invite(t, cl, "late@example.com", "MEMBER"))
+	invs, err := f.app.store.FindOpenInvitations(context.Background(), f.acme.ID)
+	if err != nil || len(invs) != 1 {
+		t.Fatalf("open invitations: %v %v", invs, err)
+	}
+	id := strconv.FormatInt(invs[0].ID, 10)
+
+	// Expired after 7 days: the link is gone, the row says Expired.
+	f.app.clock.Advance(model.InvitationLifetime)
+	f.app.client(t).get(t, first).wantStatus(t, http.StatusNotFound)
+	cl = f.signedIn(t, "owner@example.com") // the session ended meanwhile
+	if !cl.get(t, "/settings/members").has(t, "#invitation-"+id+" .badge-expired") {
+		t.Fatal("an expired invitation is not marked")
+	}
+
+	// Resend: a new link for 7 more days; the old one stays dead.
+	res := cl.postForm(t, "/settings/members/invitations/"+id+"/resend", nil)
+	res.wantStatus(t, http.StatusOK)
+	second := linkPath(t, attr(res.first(t, "input#one-time-link"), "value"))
+	if second == first {
+		t.Fatal("resend kept the same link")
+	}
+	f.app.client(t).get(t, first).wantStatus(t, http.StatusNotFound)
+	f.app.client(t).get(t, second).wantStatus(t, http.StatusOK)
+
+	// Another team's owner cannot resend or cancel it.
+	outsider := f.signedIn(t, "stranger@example.com")
+	outsider.postForm(t, "/settings/members/invitations/"+id+"/cancel", nil).wantStatus(t, http.StatusNotFound)
+	outsider.postForm(t, "/settings/members/invitations/"+id+"/resend", nil).wantStatus(t, http.StatusNotFound)
+	f.app.client(t).get(t, second).wantStatus(t, http.StatusOK)
+
+	// Cancel: the link stops working, the row goes.
+	cl.postForm(t, "/settings/members/invitations/"+id+"/cancel", nil).wantRedirect(t, "/settings/members")
+	f.app.client(t).get(t, second).wantStatus(t, http.StatusNotFound)
+	if cl.get(t, "/settings/members").has(t, "#invitation-"+id) {
+		t.Fatal("a cancelled invitation is still listed")
+	}
+	cl.postForm(t, "/settings/members/invitations/"+id+"/cancel", nil).wantStatus(t, http.StatusNotFound)
+
+	// Each step is in the audit log.
+	log := cl.get(t, "/settings/audit-log").text(t, "table.audit tbody")
+	for _, want := range []string{"invited late@example.com as Member", "sent late@example.com's invitation again", "cancelled the invitation of late@example.com"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log lacks %q:\n%s", want, log)
+		}
+	}
+	// A malformed or random token is the same 404.
+	for _, p := range []string{"/invitations/x", "/invitations/" + strings.Repeat("A", 43)} {
+		f.app.client(t).get(t, p).wantStatus(t, http.StatusNotFound)
+	}
 }
 
 func userID(t *testing.T, app *testApp, email string) int64 {
@@ -239,9 +369,17 @@ func TestAdminCannotGrantOrTouchOwner(t *testing.T) {
 	}
 	res := cl.postForm(t, "/settings/members", url.Values{"email": {"boss@example.com"}, "role": {"OWNER"}})
 	res.wantStatus(t, http.StatusForbidden)
-	if _, err := f.app.store.FindUserByEmail(context.Background(), "boss@example.com"); model.ErrorCode(err) != model.ENOTFOUND {
-		t.Error("a refused add created the user")
+	if invs, _ := f.app.store.FindOpenInvitations(context.Background(), f.acme.ID); len(invs) != 0 {
+		t.Error("a refused invitation was recorded")
 	}
+	// Nor resend or cancel an owner's invitation, nor reset an owner's password.
+	oc := f.signedIn(t, "owner@example.com")
+	invite(t, oc, "boss@example.com", "OWNER")
+	invs, _ := f.app.store.FindOpenInvitations(context.Background(), f.acme.ID)
+	invID := strconv.FormatInt(invs[0].ID, 10)
+	cl.postForm(t, "/settings/members/invitations/"+invID+"/resend", nil).wantStatus(t, http.StatusForbidden)
+	cl.postForm(t, "/settings/members/invitations/"+invID+"/cancel", nil).wantStatus(t, http.StatusForbidden)
+	cl.postForm(t, "/settings/members/"+ownerID+"/password-reset", nil).wantStatus(t, http.StatusForbidden)
 	if f.role(t, f.acme.ID, f.member.UserID) != model.RoleMember || f.role(t, f.acme.ID, f.admin.UserID) != model.RoleAdmin ||
 		f.role(t, f.acme.ID, f.owner.ID) != model.RoleOwner {
 		t.Fatal("an ADMIN changed an owner-only role")
@@ -254,7 +392,7 @@ func TestAdminCannotGrantOrTouchOwner(t *testing.T) {
 	}
 
 	// An OWNER may grant OWNER.
-	oc := f.signedIn(t, "owner@example.com")
+	oc = f.signedIn(t, "owner@example.com")
 	oc.postForm(t, "/settings/members/"+memberID+"/role", url.Values{"role": {"OWNER"}}).wantRedirect(t, "/settings/members")
 	if got := f.role(t, f.acme.ID, f.member.UserID); got != model.RoleOwner {
 		t.Fatalf("role after OWNER granted OWNER = %s", got)

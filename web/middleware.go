@@ -247,8 +247,14 @@ func machineTraffic(p string) bool {
 
 // loggedPath is a request path as logs may show it: a segment that looks
 // like an API key (pasted where an id belongs) is replaced, since raw keys
-// are never logged.
+// are never logged, and so are the tokens of invitation and reset links.
 func loggedPath(p string) string {
+	// Invitation and password reset links carry their secret in the path.
+	for _, prefix := range []string{"/invitations/", "/password/reset/"} {
+		if strings.HasPrefix(p, prefix) && len(p) > len(prefix) {
+			return prefix + "[redacted]"
+		}
+	}
 	if !strings.Contains(p, "_live_") && !strings.Contains(p, "_test_") {
 		return p
 	}

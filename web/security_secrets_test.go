@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,9 +52,9 @@ func TestSecuritySecretsAreNotStoredOrLogged(t *testing.T) {
 	ctx := context.Background()
 	secrets := map[string]string{} // what → value
 	const (
-		setupPassword   = "first owner password 1"
-		changedPassword = "changed owner password 2"
-		wrongPassword   = "mistyped owner password 3"
+		setupPassword   = "first secret phrase 1"
+		changedPassword = "changed secret phrase 2"
+		wrongPassword   = "mistyped secret phrase 3"
 	)
 	secrets["setup password"] = setupPassword
 	secrets["changed password"] = changedPassword
@@ -81,13 +82,24 @@ func TestSecuritySecretsAreNotStoredOrLogged(t *testing.T) {
 	res.wantStatus(t, http.StatusOK)
 	secrets["htmx key"] = attr(res.first(t, "input#new-key"), "value")
 
-	// A member added with a generated password.
+	// A member invited, who joins with a password of their own; then a
+	// password reset link for them.
 	res = cl.postForm(t, "/settings/members", url.Values{"email": {"new@example.com"}, "role": {"ADMIN"}})
 	res.wantStatus(t, http.StatusOK)
-	secrets["generated password"] = attr(res.first(t, "input#new-user-password"), "value")
+	invitation := linkPath(t, attr(res.first(t, "input#one-time-link"), "value"))
+	secrets["invitation token"] = strings.TrimPrefix(invitation, "/invitations/")
+	secrets["member password"] = "the member's own phrase 4"
 	member := app.client(t)
-	member.login(t, "new@example.com", secrets["generated password"])
+	member.postForm(t, invitation, url.Values{"password": {secrets["member password"]}, "confirm_password": {secrets["member password"]}}).wantRedirect(t, "/")
 	secrets["member session"] = sessionToken(t, app, member.sessionCookie())
+	m, err := app.store.FindMembership(ctx, 1, userID(t, app, "new@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = cl.postForm(t, "/settings/members/"+strconv.FormatInt(m.ID, 10)+"/password-reset", nil)
+	res.wantStatus(t, http.StatusOK)
+	secrets["reset token"] = strings.TrimPrefix(linkPath(t, attr(res.first(t, "input#one-time-link"), "value")), "/password/reset/")
+	member.get(t, "/password/reset/"+secrets["reset token"]).wantStatus(t, http.StatusOK)
 
 	// Keys through the API, authenticated by the dashboard's key, sent in
 	// every place a key may be.

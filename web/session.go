@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gorilla/sessions"
@@ -22,6 +24,9 @@ type accounts struct {
 	// hasUsers is set once a user exists; users are never all deleted, so it
 	// never goes back and the check stops costing a query.
 	hasUsers atomic.Bool
+	// background counts account work that outlives its request (a password
+	// reset e-mail); Close waits for it.
+	background sync.WaitGroup
 }
 
 // Session value keys (besides auth.KeyUserID).
@@ -47,7 +52,9 @@ func (s *Server) newAccounts() (*accounts, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &accounts{sessions: st, cookie: auth.CookieName(s.cfg.CookieSecure), limiter: newLoginLimiter()}, nil
+	acc := &accounts{sessions: st, cookie: auth.CookieName(s.cfg.CookieSecure), limiter: newLoginLimiter()}
+	s.OnClose(func(context.Context) error { acc.background.Wait(); return nil })
+	return acc, nil
 }
 
 // usesSession reports whether a request belongs to the dashboard, which has

@@ -42,7 +42,7 @@ func (s *Server) handleSetup(c echo.Context) error {
 	errs := model.FieldErrors{}
 	checkEmail(errs, "email", f.Email)
 	checkTeamName(errs, "team", f.Team)
-	if err := auth.ValidatePassword(password); err != nil {
+	if err := auth.ValidatePassword(password, auth.PasswordContext{Email: f.Email, Teams: []string{f.Team}}); err != nil {
 		errs.Add("password", model.ErrorMessage(err))
 	}
 	if len(errs) > 0 {

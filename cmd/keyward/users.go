@@ -56,7 +56,7 @@ func runUsers(ctx context.Context, e *env, args []string) error {
 		if password, err = readPassword(e.stdin); err != nil {
 			return fmt.Errorf("users create: --password-stdin: %w", err)
 		}
-		if err := auth.ValidatePassword(password); err != nil {
+		if err := auth.ValidatePassword(password, auth.PasswordContext{Email: email, Teams: []string{teamArg}}); err != nil {
 			return fmt.Errorf("users create: %s", model.ErrorMessage(err))
 		}
 	}
@@ -91,7 +91,11 @@ func runUsers(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if u, err = st.CreateUser(ctx, email, hash); err != nil {
+		create := st.CreateUser
+		if generated {
+			create = st.CreateUserWithGeneratedPassword
+		}
+		if u, err = create(ctx, email, hash); err != nil {
 			return fmt.Errorf("users create: %s", model.ErrorMessage(err))
 		}
 	}
@@ -110,7 +114,7 @@ func runUsers(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "%s %s (id %d) as %s of team %q (id %d)%s\n", what, u.Email, u.ID, role, team.Name, team.ID, teamNote)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n", password)
-		fmt.Fprintln(e.stdout, "This password is shown only once. Share it through a secure channel.")
+		fmt.Fprintln(e.stdout, "This password is shown only once. Share it through a secure channel; it must be changed at the first sign-in.")
 	}
 	return nil
 }

@@ -95,7 +95,7 @@ func TestUsersCreate(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"short\n", []string{"--email", "x@example.com", "--team", "Acme", "--role", "MEMBER", "--password-stdin"}, "at least 10"},
+		{"short\n", []string{"--email", "x@example.com", "--team", "Acme", "--role", "MEMBER", "--password-stdin"}, "at least 12"},
 		{"", []string{"--email", "x@example.com", "--team", "Acme", "--role", "BOSS"}, "OWNER, ADMIN or MEMBER"},
 		{"", []string{"--email", "x@example.com", "--team", "999999", "--role", "MEMBER"}, "no team has id"},
 		{"", []string{"--email", "x@example.com", "--team", "Nowhere", "--role", "MEMBER"}, "--role OWNER"},

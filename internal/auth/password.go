@@ -11,18 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
-
-	"github.com/keyward/keyward/internal/model"
 )
-
-// MinPasswordLen is the shortest password accepted for new passwords, in characters.
-const MinPasswordLen = 10
-
-// MaxPasswordLen bounds the work a single sign-in attempt can cause.
-const MaxPasswordLen = 256
 
 // Params are argon2id's cost parameters.
 type Params struct {
@@ -36,24 +27,6 @@ type Params struct {
 // DefaultParams follow the current OWASP recommendation for argon2id
 // (19 MiB, 2 passes, 1 lane).
 var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
-
-// ValidatePassword checks a new password. It returns EINVALID with the field
-// "password" when it is too short or too long.
-func ValidatePassword(pw string) error {
-	n := utf8.RuneCountInString(pw)
-	var msg string
-	switch {
-	case strings.TrimSpace(pw) == "":
-		msg = "Enter a password."
-	case n < MinPasswordLen:
-		msg = fmt.Sprintf("Use at least %d characters for the password.", MinPasswordLen)
-	case len(pw) > MaxPasswordLen:
-		msg = fmt.Sprintf("Use at most %d characters for the password.", MaxPasswordLen)
-	default:
-		return nil
-	}
-	return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"password": msg}}
-}
 
 // HashPassword returns the argon2id hash of pw encoded as
 // $argon2id$v=19$m=…,t=…,p=…$salt$hash (unpadded standard base64).

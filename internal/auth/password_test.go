@@ -51,24 +51,61 @@ func TestCheckPasswordRefusesMalformedHashes(t *testing.T) {
 }
 
 func TestValidatePassword(t *testing.T) {
+	pc := PasswordContext{Email: "Ana.Lopez@example.com", Teams: []string{"Acme Payments", "QA"}}
 	for _, tc := range []struct {
-		pw string
-		ok bool
+		pw   string
+		ok   bool
+		want string // part of the message when refused
 	}{
-		{"", false},
-		{"          ", false},
-		{"123456789", false},
-		{"1234567890", true},
-		{"ünïcødé-pw", true},
-		{strings.Repeat("a", MaxPasswordLen), true},
-		{strings.Repeat("a", MaxPasswordLen+1), false},
+		{"", false, "Enter a password"},
+		{"            ", false, "Enter a password"},
+		{"12345678901", false, "at least 12"},
+		{"ünïcødé-pw!", false, "at least 12"},
+		{"ünïcødé-pw!x", true, ""},
+		{"1234567890", false, "at least 12"},
+		{"passwordpassword", false, "most common"},
+		{"PasswordPassword", false, "most common"},
+		{"qwertyuiopasdfgh", false, "most common"},
+		{"ññññññññññññ", false, "repeats"},
+		{"abcabcabcabc", false, "repeats"},
+		{"12121212121212", false, "repeats"},
+		{"my ana.lopez secret", false, "e-mail name"},
+		{"MY ANA.LOPEZ SECRET", false, "e-mail name"},
+		{"acme payments rules", false, "team name"},
+		{"qa is fine here too", true, ""}, // team names under 3 characters are not checked
+		{"correct horse battery staple", true, ""},
+		{"密码很长而且很安全的句子", true, ""},
+		{"with a nul \x00 inside", false, "NUL"},
+		{strings.Repeat("ab1", 40), false, "repeats"},
+		{strings.Repeat("é", MaxPasswordRunes-3) + "abc", true, ""},
+		{strings.Repeat("é", MaxPasswordRunes-3) + "abcd", false, "at most 256"},
+		{"bad utf8 \xff\xfe password", false, "not valid text"},
 	} {
-		err := ValidatePassword(tc.pw)
+		err := ValidatePassword(tc.pw, pc)
 		if (err == nil) != tc.ok {
 			t.Errorf("ValidatePassword(%q) = %v, want ok=%v", tc.pw, err, tc.ok)
+			continue
 		}
-		if err != nil && model.ErrorFields(err)["password"] == "" {
-			t.Errorf("ValidatePassword(%q): no message for the password field", tc.pw)
+		if err == nil {
+			continue
+		}
+		if msg := model.ErrorFields(err)["password"]; !strings.Contains(msg, tc.want) {
+			t.Errorf("ValidatePassword(%q): message %q, want it to say %q", tc.pw, msg, tc.want)
+		}
+	}
+}
+
+// The embedded list is the whole 100,000 and holds what a reviewer tried.
+func TestCommonPasswordList(t *testing.T) {
+	if n := CommonPasswordCount(); n != 100000 {
+		t.Fatalf("the common-password list holds %d passwords, want 100000", n)
+	}
+	if _, ok := commonPasswords()["passwordpassword"]; !ok {
+		t.Fatal("passwordpassword is not in the list")
+	}
+	for w := range commonPasswords() {
+		if len([]rune(w)) < MinPasswordLen || strings.ToLower(w) != w {
+			t.Fatalf("set entry %q: want only lower-case entries the length rule lets through", w)
 		}
 	}
 }
@@ -83,7 +120,7 @@ func TestGeneratePassword(t *testing.T) {
 		if strings.ContainsAny(pw, "0O1lI") {
 			t.Fatalf("generated %q has look-alike characters", pw)
 		}
-		if ValidatePassword(pw) != nil {
+		if ValidatePassword(pw, PasswordContext{}) != nil {
 			t.Fatalf("generated %q is not a valid password", pw)
 		}
 		if seen[pw] {

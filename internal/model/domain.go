@@ -48,6 +48,9 @@ type User struct {
 	PasswordHash      string `json:"-"`
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	// MustChangePassword is set for accounts whose password someone else
+	// chose (a generated one): they set their own at the next sign-in.
+	MustChangePassword bool
 }
 
 // TableName tells GORM the table of User.

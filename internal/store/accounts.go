@@ -34,7 +34,7 @@ func (s *Store) Setup(ctx context.Context, email, passwordHash, teamName, ip str
 			return model.Errorf(model.ECONFLICT, "keyward is already set up.")
 		}
 		var err error
-		if u, err = tx.createUser(email, passwordHash); err != nil {
+		if u, err = tx.createUser(email, passwordHash, false); err != nil {
 			return err
 		}
 		if team, err = tx.createTeam(teamName, model.UserActor(u, ip)); err != nil {
@@ -45,9 +45,10 @@ func (s *Store) Setup(ctx context.Context, email, passwordHash, teamName, ip str
 	return u, team, err
 }
 
-func (t *txn) createUser(email, passwordHash string) (model.User, error) {
+// createUser creates a user; mustChange marks a password someone else chose.
+func (t *txn) createUser(email, passwordHash string, mustChange bool) (model.User, error) {
 	now := t.s.Now()
-	u := model.User{Email: model.NormalizeEmail(email), PasswordHash: passwordHash, CreatedAt: now, PasswordChangedAt: now}
+	u := model.User{Email: model.NormalizeEmail(email), PasswordHash: passwordHash, CreatedAt: now, PasswordChangedAt: now, MustChangePassword: mustChange}
 	if err := t.Create(&u).Error; err != nil {
 		if e := translate(err); model.ErrorCode(e) == model.ECONFLICT {
 			return u, model.Errorf(model.ECONFLICT, "A user with that e-mail already exists.")
@@ -67,10 +68,21 @@ func (t *txn) createTeam(name string, actor model.Actor) (model.Team, error) {
 
 // CreateUser creates a user. It returns ECONFLICT if the e-mail is taken.
 func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (model.User, error) {
+	return s.createUser(ctx, email, passwordHash, false)
+}
+
+// CreateUserWithGeneratedPassword creates a user whose password someone
+// else chose (the command line's generated one): they must set their own at
+// the next sign-in. It returns ECONFLICT if the e-mail is taken.
+func (s *Store) CreateUserWithGeneratedPassword(ctx context.Context, email, passwordHash string) (model.User, error) {
+	return s.createUser(ctx, email, passwordHash, true)
+}
+
+func (s *Store) createUser(ctx context.Context, email, passwordHash string, mustChange bool) (model.User, error) {
 	var u model.User
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		u, err = tx.createUser(email, passwordHash)
+		u, err = tx.createUser(email, passwordHash, mustChange)
 		return err
 	})
 	return u, err
@@ -111,7 +123,7 @@ func (s *Store) UpdatePassword(ctx context.Context, userID int64, passwordHash s
 			return model.Errorf(model.ENOTFOUND, "User not found.")
 		}
 		err := tx.Model(&model.User{}).Where("id = ?", userID).
-			Updates(map[string]any{"password_hash": passwordHash, "password_changed_at": s.Now()}).Error
+			Updates(map[string]any{"password_hash": passwordHash, "password_changed_at": s.Now(), "must_change_password": false}).Error
 		if err != nil {
 			return err
 		}
@@ -233,7 +245,7 @@ func (s *Store) AddMember(ctx context.Context, teamID, userID int64, role model.
 func (s *Store) AddNewMember(ctx context.Context, teamID int64, email, passwordHash string, role model.Role, actor model.Actor) (model.Membership, error) {
 	var m model.Membership
 	err := s.inTx(ctx, func(tx *txn) error {
-		u, err := tx.createUser(email, passwordHash)
+		u, err := tx.createUser(email, passwordHash, false)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp/kb"
@@ -15,9 +16,10 @@ import (
 	"github.com/keyward/keyward/internal/model"
 )
 
-// TestMemberSeesNoKeys adds a MEMBER through Settings → Members (which
-// shows their generated password once), signs in as them, and checks that
-// they see no link to API Keys and get the 403 page by URL.
+// TestMemberSeesNoKeys invites a MEMBER through Settings → Members (which
+// shows the invitation link once, as keyward sends no e-mail here), accepts
+// the invitation as them with a password of their own, and checks that they
+// see no link to API Keys and get the 403 page by URL.
 func TestMemberSeesNoKeys(t *testing.T) {
 	_, tb, _ := ownerTab(t)
 	tb.expectConsole("status of 403") // the pages this test asks for
@@ -28,13 +30,25 @@ func TestMemberSeesNoKeys(t *testing.T) {
 	tb.typeInto("#member-email", "bo@example.com")
 	tb.setValue("#member-role", "MEMBER")
 	tb.click(`#add-member button[type=submit]`)
-	tb.waitJS("the new member's password", `document.querySelector("#new-user-password")`)
-	pw := eval[string](tb, `document.querySelector("#new-user-password").value`)
-	if len(pw) < 10 {
-		tb.fatalf("the generated password %q is too short", pw)
+	tb.waitJS("the invitation link", `document.querySelector("#one-time-link")`)
+	link := eval[string](tb, `document.querySelector("#one-time-link").value`)
+	if !strings.Contains(link, "/invitations/") {
+		tb.fatalf("the invitation link is %q", link)
 	}
-	tb.axe("the members page with a new password")
+	tb.axe("the members page with an invitation link")
+	if n := tb.count("section.invitations tbody tr"); n != 1 {
+		tb.errorf("%d pending invitations listed, want 1", n)
+	}
 
+	tb.signOut()
+	tb.open(strings.TrimPrefix(link, tb.srv.URL))
+	tb.waitPage("/invitations/")
+	tb.axe("the invitation page")
+	pw := "bo chooses a passphrase"
+	tb.typeInto("#password", pw)
+	tb.typeInto("#confirm_password", pw)
+	tb.click(`main form button[type=submit]`)
+	tb.waitPage("/")
 	tb.signOut()
 	tb.signIn("bo@example.com", pw)
 	tb.waitPage("/")
@@ -123,5 +137,49 @@ func TestMemberRowMenu(t *testing.T) {
 	tb.wantFocus("the ⋯ button after the dialog", fmt.Sprintf(`el.matches(%q)`, summary))
 	if m, err := srv.store.FindMembershipByID(context.Background(), team.ID, bo.ID); err != nil || m.Role != model.RoleAdmin {
 		t.Fatalf("bo after a dismissed removal: %v %v", m.Role, err)
+	}
+}
+
+// TestPasswordResetFromMembers sends a member a reset link from their row's
+// ⋯ menu (shown once, as keyward sends no e-mail here); the member opens it
+// signed out, chooses a new password, and signs in with it; the link then
+// no longer works. The sign-in page links to "Forgot your password?".
+func TestPasswordResetFromMembers(t *testing.T) {
+	srv, tb, team := ownerTab(t)
+	tb.expectConsole("status of 422") // the refused short password
+	tb.expectConsole("status of 404") // the used link
+	lee := srv.addMember(t, team.ID, leeEmail, model.RoleAdmin)
+	row := "#member-" + strconv.FormatInt(lee.ID, 10)
+
+	tb.open("/settings/members")
+	tb.waitPage("/settings/members")
+	tb.click(row + " details.menu > summary")
+	tb.click(row + ` form[action$="/password-reset"] button`)
+	tb.waitJS("the reset link", `document.querySelector("#one-time-link")`)
+	link := eval[string](tb, `document.querySelector("#one-time-link").value`)
+	if !strings.Contains(link, "/password/reset/") {
+		tb.fatalf("the reset link is %q", link)
+	}
+	path := strings.TrimPrefix(link, tb.srv.URL)
+
+	tb.signOut()
+	if n := tb.count(`a[href="/password/forgot"]`); n != 1 {
+		tb.errorf("the sign-in page has %d Forgot password links, want 1", n)
+	}
+	tb.open(path)
+	tb.waitPage("/password/reset/")
+	tb.axe("the password reset page")
+	tb.typeInto("#password", "short")
+	tb.typeInto("#confirm_password", "short")
+	tb.click(`main form button[type=submit]`)
+	tb.waitJS("the policy message", `document.querySelector("#password-error")`)
+	pw := "a passphrase she likes"
+	tb.typeInto("#password", pw)
+	tb.typeInto("#confirm_password", pw)
+	tb.click(`main form button[type=submit]`)
+	tb.waitPage("/login")
+	tb.signIn(leeEmail, pw)
+	if status := tb.open(path); status != http.StatusNotFound {
+		tb.errorf("a used reset link answers %d, want 404", status)
 	}
 }
