@@ -156,7 +156,7 @@ func revealBody(r KeyReveal) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" readonly autocomplete=\"off\" autocorrect=\"off\" autocapitalize=\"off\" spellcheck=\"false\" data-1p-ignore aria-describedby=\"new-key-status\"> <button type=\"button\" data-copy=\"#new-key\" autofocus><span data-copy-label>Copy</span></button></div><p data-copy-status id=\"new-key-status\" aria-live=\"polite\"></p><section class=\"quick-start\" aria-labelledby=\"quick-start-title\"><h3 id=\"quick-start-title\">Try it</h3><p class=\"muted\">This call answers with the key's name and permissions:</p><div class=\"code-box\"><pre><code id=\"quick-start-cmd\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" readonly autocomplete=\"off\" autocorrect=\"off\" autocapitalize=\"off\" spellcheck=\"false\" data-1p-ignore aria-describedby=\"new-key-status\"> <button type=\"button\" data-copy=\"#new-key\" autofocus><span data-copy-label>Copy</span></button></div><p data-copy-status id=\"new-key-status\" aria-live=\"polite\"></p><div class=\"quick-start\" role=\"group\" aria-labelledby=\"quick-start-title\"><h3 id=\"quick-start-title\">Try it</h3><p class=\"muted\">This call answers with the key's name and permissions:</p><div class=\"code-box\"><pre><code id=\"quick-start-cmd\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -169,7 +169,7 @@ func revealBody(r KeyReveal) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</code></pre><button type=\"button\" class=\"secondary outline\" data-copy=\"#quick-start-cmd\" aria-label=\"Copy the curl command\"><span data-copy-label>Copy</span></button></div></section><dl class=\"meta\"><dt>Name</dt><dd><bdi>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</code></pre><button type=\"button\" class=\"secondary outline\" data-copy=\"#quick-start-cmd\" aria-label=\"Copy the curl command\"><span data-copy-label>Copy</span></button></div></div><dl class=\"meta\"><dt>Name</dt><dd><bdi>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
