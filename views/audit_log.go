@@ -103,6 +103,8 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionKeyUpdated, "Key edited"},
 		{model.ActionKeyRevoked, "Key revoked"},
 		{model.ActionKeyDeleted, "Key deleted"},
+		{model.ActionKeyLeaked, "Key found in public"},
+		{model.ActionKeyLeakAcked, "Leak acknowledged"},
 	}},
 	{"Members", []AuditActionChoice{
 		{"member.*", "Any member change"},
@@ -119,6 +121,7 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionPasswordResetRequested, "Password reset link sent"},
 		{model.ActionPasswordReset, "Password reset"},
 		{model.ActionTeamCreated, "Team created"},
+		{model.ActionTeamLeakAction, "Leak action changed"},
 	}},
 }
 
@@ -148,6 +151,18 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "revoked API key " + name
 	case model.ActionKeyDeleted:
 		return "deleted API key " + name
+	case model.ActionKeyLeaked:
+		if u := str(ev.Detail["url"]); u != "" {
+			return "found API key " + name + " in public at " + u
+		}
+		return "reported API key " + name + " as leaked"
+	case model.ActionKeyLeakAcked:
+		return "acknowledged the leak of API key " + name
+	case model.ActionTeamLeakAction:
+		if m, ok := ev.Detail["leak_action"].(map[string]any); ok {
+			return "set the team's leak action to " + str(m["to"])
+		}
+		return "changed the team's leak action"
 	case model.ActionMemberAdded:
 		if r := roleLabel(ev.Detail["role"]); r != "" {
 			return "added " + name + " as " + r
@@ -208,7 +223,8 @@ func auditChanges(ev model.AuditEvent) []string {
 // auditIsKey reports whether the event's target is an API key.
 func auditIsKey(ev model.AuditEvent) bool {
 	switch ev.Action {
-	case model.ActionKeyCreated, model.ActionKeyUpdated, model.ActionKeyRevoked, model.ActionKeyDeleted:
+	case model.ActionKeyCreated, model.ActionKeyUpdated, model.ActionKeyRevoked, model.ActionKeyDeleted,
+		model.ActionKeyLeaked, model.ActionKeyLeakAcked:
 		return ev.TargetID != ""
 	}
 	return false
@@ -218,7 +234,7 @@ func auditIsKey(ev model.AuditEvent) bool {
 // removals and failed sign-ins.
 func auditDanger(action string) bool {
 	switch action {
-	case model.ActionKeyRevoked, model.ActionKeyDeleted, model.ActionMemberRemoved, model.ActionSessionLoginFailed:
+	case model.ActionKeyRevoked, model.ActionKeyDeleted, model.ActionKeyLeaked, model.ActionMemberRemoved, model.ActionSessionLoginFailed:
 		return true
 	}
 	return false

@@ -86,6 +86,8 @@ type KeyList struct {
 	// sparkline and refused calls, by key id (views/key_activity.go).
 	Hygiene  Hygiene
 	Activity map[int64]KeyActivity
+	// Leaks is the red notice of keys found in public, until acknowledged.
+	Leaks LeakNotices
 }
 
 // Pages is the number of pages.
@@ -182,6 +184,8 @@ type KeyDetails struct {
 	// Refused is the calls refused since the key was revoked or expired
 	// (views/key_activity.go).
 	Refused RefusedCalls
+	// Leaks are the places where the key was found in public, newest first.
+	Leaks []model.KeyLeak
 }
 
 // KeyConfirm is the revoke or delete confirmation.
@@ -279,6 +283,10 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyLeaked:
+		return "Found in public"
+	case model.ActionKeyLeakAcked:
+		return "Leak acknowledged"
 	}
 	return action
 }

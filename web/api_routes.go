@@ -32,6 +32,8 @@ type apiState struct {
 //	GET    /v1/members                 handleAPIMemberList   members:read
 //	GET    /v1/audit-log               handleAPIAuditLog     audit_log:read
 //	POST   /v1/keys/verify             handleKeyVerify       api_keys:read
+//	POST   /v1/keys/report-leak        handleAPIReportLeak   (any key)
+//	POST   /v1/secret-scanning/github  handleSecretScanningGitHub (no key: signed by the scanner)
 //	GET    /openapi.json               handleOpenAPI
 //	GET    /docs                       handleDocs
 func (s *Server) apiRoutes(e *echo.Echo) {
@@ -40,6 +42,10 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 		verifyFailures: newFailLimiter(verifyFailEvery, verifyFailBurst),
 	}
 	s.api.docs, s.api.docsErr = apiDocs(openapi.JSON)
+
+	// Signed by the scanner, not authenticated by a key: registered before
+	// the group, whose key check it must not pass through.
+	e.POST("/v1/secret-scanning/github", s.handleSecretScanningGitHub)
 
 	g := e.Group("/v1", s.apiAuth)
 	readRoute(g, "/whoami", s.handleWhoami)
@@ -52,6 +58,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
 	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
 	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
+	g.POST("/keys/report-leak", s.handleAPIReportLeak)
 
 	e.GET("/openapi.json", s.handleOpenAPI)
 	e.GET("/docs", s.handleDocs, s.optionalUser)

@@ -68,7 +68,11 @@ func (s *Server) handleKeyList(c echo.Context) error {
 		}
 		return render(c, http.StatusOK, views.KeyTable(l))
 	}
-	return render(c, http.StatusOK, views.KeyListPage(s.chrome(c, "api-keys"), l))
+	ch := s.chrome(c, "api-keys")
+	if l.Leaks, err = s.leakNotices(c, ch.TeamName); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.KeyListPage(ch, l))
 }
 
 // keyList loads one page of the team's keys for f. A page past the end

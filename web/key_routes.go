@@ -7,6 +7,9 @@ import "github.com/labstack/echo/v4"
 //
 //	GET    /settings/api-keys              handleKeyList
 //	GET    /settings/api-keys/new          handleKeyNew
+//	GET    /settings/api-keys/leaked       handleKeyLeakedForm
+//	POST   /settings/api-keys/leaked       handleKeyLeaked
+//	POST   /settings/api-keys/leaked/acknowledge  handleKeyLeaksAcknowledge
 //	POST   /settings/api-keys              handleKeyCreate
 //	GET    /settings/api-keys/:id          handleKeyShow
 //	GET    /settings/api-keys/:id/edit     handleKeyEdit
@@ -22,6 +25,9 @@ func (s *Server) keyRoutes(e *echo.Echo) {
 	g.GET("", s.handleKeyList)
 	g.GET("/new", s.handleKeyNew)
 	g.POST("", s.handleKeyCreate)
+	g.GET("/leaked", s.handleKeyLeakedForm)
+	g.POST("/leaked", s.handleKeyLeaked)
+	g.POST("/leaked/acknowledge", s.handleKeyLeaksAcknowledge)
 	g.GET("/:id", s.handleKeyShow)
 	g.GET("/:id/edit", s.handleKeyEdit)
 	g.POST("/:id", s.handleKeyUpdate)

@@ -35,9 +35,13 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	leaks, err := s.store.FindKeyLeaks(ctx, teamID(c), k.ID)
+	if err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), views.KeyDetails{
 		Key: k, Events: events, Resources: s.catalog.Resources(), Now: now, CSRF: csrfToken(c),
 		Usage:   views.UsageChart{Days: views.DailySeries(usage, first, now), Slots: views.ChartDays},
-		Refused: refused,
+		Refused: refused, Leaks: leaks,
 	}))
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	// Recorder buffers key uses; when nil, one that flushes only at Close.
 	// The server flushes it at Close either way.
 	Recorder *verify.Recorder
+	// ScanKeys are the secret scanners' public keys; when nil, read from
+	// KEYWARD_SECRET_SCANNING_KEYS (without SIGHUP reloads).
+	ScanKeys *secretscan.Keys
 }
 
 // Server holds everything the handlers need. Build it with New.
@@ -68,12 +72,14 @@ type Server struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).
+	scanKeys *secretscan.Keys
 }
 
 // New builds the server and registers every route.
 func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, log: opts.Logger, now: opts.Now, catalog: opts.Catalog,
-		verifier: opts.Verifier, recorder: opts.Recorder}
+		verifier: opts.Verifier, recorder: opts.Recorder, scanKeys: opts.ScanKeys}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -92,6 +98,13 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	// flushes when the server closes.
 	if s.verifier == nil {
 		s.verifier = verify.New(st, verify.Options{TTL: cfg.CacheTTL, Now: s.now})
+	}
+	if s.scanKeys == nil {
+		k, err := secretscan.Load(cfg.SecretScanningKeys)
+		if err != nil {
+			return nil, err
+		}
+		s.scanKeys = k
 	}
 	if s.recorder == nil {
 		s.recorder = verify.NewRecorder(st, s.log)

@@ -60,17 +60,19 @@ type settings struct {
 	ListSamples int           `json:"list_samples"`
 	Revocations int           `json:"revocations"`
 	CachedKeys  int           `json:"cached_keys"`
+	// LeakPayloads is the number of 1,000-match secret-scanning payloads timed.
+	LeakPayloads int `json:"leak_payloads"`
 }
 
 func settingsFor(quick bool) settings {
 	s := settings{
 		Mode: "full", TotalKeys: 1_000_000, TeamKeys: 10_000, LoadKeys: 1_000, Conns: 32,
 		Rounds: 3, Cycles: 8, Slice: 500 * time.Millisecond, Warm: 2 * time.Second, Flush: 500 * time.Millisecond,
-		ListSamples: 200, Revocations: 100, CachedKeys: 100_000,
+		ListSamples: 200, Revocations: 100, CachedKeys: 100_000, LeakPayloads: 5,
 	}
 	if quick {
 		s.Mode, s.TotalKeys, s.TeamKeys, s.LoadKeys = "quick", 100_000, 2_000, 500
-		s.Cycles, s.Warm, s.ListSamples = 4, time.Second, 50
+		s.Cycles, s.Warm, s.ListSamples, s.LeakPayloads = 4, time.Second, 50, 3
 	}
 	return s
 }
@@ -148,7 +150,11 @@ func run(ctx context.Context) (err error) {
 	// Instance A: the one measured, with the cache, the recorder flushing
 	// every set.Flush and the listener; its dashboard is also served on a
 	// second port that times each request in the server.
-	a, err := start(instanceOptions{app: "kwbench-a", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true, timed: true})
+	signer, scanKeys, err := newScanSigner()
+	if err != nil {
+		return err
+	}
+	a, err := start(instanceOptions{app: "kwbench-a", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true, timed: true, scanKeys: scanKeys})
 	if err != nil {
 		return err
 	}
@@ -251,6 +257,10 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs, victims); err != nil {
+		return err
+	}
+	note("leak report: %d signed secret-scanning payloads of %d matches on A", set.LeakPayloads, leakTokens)
+	if res.Leak, err = measureLeakReport(ctx, a, signer, g, lay, set.LeakPayloads); err != nil {
 		return err
 	}
 	for _, sg := range tg {

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/web"
@@ -71,6 +72,8 @@ type instanceOptions struct {
 	// timed serves the handler a second time on its own port, timing each
 	// request in the server (for the dashboard figures).
 	timed bool
+	// scanKeys are the secret scanners' public keys it trusts (leak_report_ms).
+	scanKeys *secretscan.Keys
 }
 
 // instance is one keyward server in this process: its own store (pool),
@@ -115,7 +118,7 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 	in := &instance{name: o.app, st: st, flush: o.flush}
 	in.verifier = verify.New(st, verify.Options{TTL: o.cacheTTL})
 	in.recorder = verify.NewRecorder(st, log)
-	in.srv, err = web.New(cfg, st, web.Options{Logger: log, Verifier: in.verifier, Recorder: in.recorder, Extra: baseline})
+	in.srv, err = web.New(cfg, st, web.Options{Logger: log, Verifier: in.verifier, Recorder: in.recorder, Extra: baseline, ScanKeys: o.scanKeys})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -4,13 +4,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/web"
@@ -89,7 +94,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL})
 	recorder := verify.NewRecorder(st, log)
 	recorder.Start(cfg.LastUsedFlush)
-	srv, err := web.New(cfg, st, web.Options{Logger: log, Verifier: verifier, Recorder: recorder})
+	scanKeys, err := secretscan.Load(cfg.SecretScanningKeys)
+	if err != nil {
+		return err
+	}
+	if cfg.SecretScanningKeys != "" {
+		log.Info("secret scanning: public keys loaded", "keys", scanKeys.Len())
+		stopReloads := reloadOnHangup(scanKeys, log)
+		defer stopReloads()
+	}
+	srv, err := web.New(cfg, st, web.Options{Logger: log, Verifier: verifier, Recorder: recorder, ScanKeys: scanKeys})
 	if err != nil {
 		return err
 	}
@@ -113,6 +127,30 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	log.Info("keyward stopped")
 	return err
+}
+
+// reloadOnHangup reads the secret scanners' public keys again on each
+// SIGHUP (a failed reload is logged and keeps the keys in use) until the
+// returned function is called.
+func reloadOnHangup(k *secretscan.Keys, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := k.Reload(); err != nil {
+					log.Error("secret scanning: reloading the public keys failed; the keys in use stay", "err", err)
+					continue
+				}
+				log.Info("secret scanning: public keys reloaded", "keys", k.Len())
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 func runMigrate(ctx context.Context, e *env, args []string) error {

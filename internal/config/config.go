@@ -47,6 +47,9 @@ type Config struct {
 	// answers and requests slower than AccessLogSlow.
 	AccessLog     string
 	AccessLogSlow time.Duration
+	// SecretScanningKeys is the file of secret scanners' public keys
+	// (GitHub's public_keys JSON format); "" turns the scanning endpoint off.
+	SecretScanningKeys string
 }
 
 // Embedded reports whether the configuration uses the embedded SQLite default.
@@ -81,6 +84,7 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
 	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
 	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
+	{"KEYWARD_SECRET_SCANNING_KEYS", "secret-scanning-keys", "", "file of secret scanners' public keys (GitHub's public_keys JSON), reloaded on SIGHUP"},
 }
 
 // Flags registers one flag per setting on fs and returns a function that
@@ -122,6 +126,8 @@ func build(get func(string) string) (*Config, error) {
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
 		AccessLog:   get("KEYWARD_ACCESS_LOG"),
+
+		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
 	var errs []error
 	bad := func(env, want string, got string) {

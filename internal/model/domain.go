@@ -64,6 +64,8 @@ type Team struct {
 	ID        int64
 	Name      string
 	CreatedAt time.Time
+	// LeakAction is LeakRevoke (the default) or LeakNotify.
+	LeakAction string
 }
 
 // TableName tells GORM the table of Team.
@@ -115,6 +117,9 @@ const (
 	ActionKeyUpdated         = "api_key.updated"
 	ActionKeyRevoked         = "api_key.revoked"
 	ActionKeyDeleted         = "api_key.deleted"
+	ActionKeyLeaked          = "api_key.leaked"
+	ActionKeyLeakAcked       = "api_key.leak_acknowledged"
+	ActionTeamLeakAction     = "team.leak_action_changed"
 	ActionMemberAdded        = "member.added"
 	ActionMemberRoleChanged  = "member.role_changed"
 	ActionMemberRemoved      = "member.removed"

@@ -59,7 +59,7 @@ func (t *txn) createUser(email, passwordHash string, mustChange bool) (model.Use
 }
 
 func (t *txn) createTeam(name string, actor model.Actor) (model.Team, error) {
-	team := model.Team{Name: strings.TrimSpace(name), CreatedAt: t.s.Now()}
+	team := model.Team{Name: strings.TrimSpace(name), CreatedAt: t.s.Now(), LeakAction: model.LeakRevoke}
 	if err := t.Create(&team).Error; err != nil {
 		return team, err
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,6 +184,24 @@ func (t *txn) notifyKey(hash string) error {
 	t.changed = append(t.changed, hash)
 	if t.s.dialect == Postgres {
 		return t.Exec("SELECT pg_notify(?, ?)", KeyChangeChannel, hash).Error
+	}
+	return nil
+}
+
+// notifyKeys is notifyKey for many keys, in one statement.
+func (t *txn) notifyKeys(hashes []string) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	t.changed = append(t.changed, hashes...)
+	if t.s.dialect != Postgres {
+		return nil
+	}
+	for part := range slices.Chunk(hashes, leakChunk) {
+		// Hashes are hex: joined by commas, they travel as one parameter.
+		if err := t.Exec("SELECT pg_notify(?, h) FROM unnest(string_to_array(?, ',')) AS h", KeyChangeChannel, strings.Join(part, ",")).Error; err != nil {
+			return err
+		}
 	}
 	return nil
 }
