@@ -348,3 +348,13 @@ func shortActor(label string) string {
 	}
 	return string(r[:23]) + "…"
 }
+
+// anyRoutes reports whether any resource has gateway routes.
+func anyRoutes(rs []model.Resource) bool {
+	for _, r := range rs {
+		if len(r.Routes) > 0 {
+			return true
+		}
+	}
+	return false
+}

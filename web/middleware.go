@@ -55,16 +55,13 @@ func (s *Server) stack(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
-	h := c.Response().Header()
-	id := c.Request().Header.Get(echo.HeaderXRequestID)
-	if !validRequestID(id) {
-		id = s.ids.next()
-	}
-	h[echo.HeaderXRequestID] = []string{id}
+	s.setRequestID(c)
+	machine := machineTraffic(c.Request().URL.Path)
 	hs := s.secHeaders
-	if machineTraffic(c.Request().URL.Path) {
+	if machine {
 		hs = s.apiHeaders
 	}
+	h := c.Response().Header()
 	for _, x := range hs {
 		h[x.key] = x.val
 	}
@@ -75,21 +72,59 @@ func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 	}
 	took := time.Since(start)
 	s.metrics.observe(c, status, took)
-	s.logAccess(c, status, took)
+	s.logAccess(c, machine, status, took)
 	return err
+}
+
+// gatewayStack is the gateway listener's middleware, in one closure: the
+// request id, the access log (all gateway traffic is machine traffic, as
+// KEYWARD_ACCESS_LOG says) and panic recovery. The gateway's own headers
+// and metrics are its handler's (web/gateway.go).
+func (s *Server) gatewayStack(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		start := time.Now()
+		s.setRequestID(c)
+		defer func() {
+			if r := recover(); r != nil {
+				err = s.recovered(c, r)
+			}
+			status := c.Response().Status
+			if err != nil {
+				status = statusOf(err)
+			}
+			s.logAccess(c, true, status, time.Since(start))
+		}()
+		return next(c)
+	}
+}
+
+// setRequestID takes a well-formed incoming X-Request-ID (from a proxy) or
+// makes one, and sets it on the response, where requestIDOf finds it.
+func (s *Server) setRequestID(c echo.Context) {
+	id := c.Request().Header.Get(echo.HeaderXRequestID)
+	if !validRequestID(id) {
+		id = s.ids.next()
+	}
+	c.Response().Header()[echo.HeaderXRequestID] = []string{id}
+}
+
+// recovered turns a recovered panic into a 500 through the error pipeline,
+// logging the stack (http.ErrAbortHandler goes on up, as net/http wants).
+func (s *Server) recovered(c echo.Context, r any) error {
+	if r == http.ErrAbortHandler {
+		panic(r)
+	}
+	buf := make([]byte, 8<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	s.logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(buf))
+	return fmt.Errorf("panic: %v", r)
 }
 
 // guarded runs steps 4 to 7 of the stack and next.
 func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if r == http.ErrAbortHandler {
-				panic(r)
-			}
-			buf := make([]byte, 8<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			s.logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(buf))
-			err = fmt.Errorf("panic: %v", r)
+			err = s.recovered(c, r)
 		}
 	}()
 	if r := c.Request(); r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
@@ -195,8 +230,8 @@ const (
 // logAccess writes the request's access log line if the policy keeps it
 // (see logsAccess), and counts it in metrics if not. It logs the route
 // pattern and path, never query strings or headers (which may carry keys).
-func (s *Server) logAccess(c echo.Context, status int, took time.Duration) {
-	if !s.logsAccess(c, status, took) {
+func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.Duration) {
+	if !s.logsAccess(machine, status, took) {
 		s.metrics.accessSkipped.Inc()
 		return
 	}
@@ -215,11 +250,12 @@ func (s *Server) logAccess(c echo.Context, status int, took time.Duration) {
 }
 
 // logsAccess is the access log policy: every dashboard request is logged;
-// machine traffic (/v1, the operations probes) as KEYWARD_ACCESS_LOG says:
+// machine traffic (/v1, the operations probes, the gateway) as
+// KEYWARD_ACCESS_LOG says:
 // all of it, only errors (any answer but 2xx) and requests slower than
 // KEYWARD_ACCESS_LOG_SLOW, or none.
-func (s *Server) logsAccess(c echo.Context, status int, took time.Duration) bool {
-	if !machineTraffic(c.Request().URL.Path) {
+func (s *Server) logsAccess(machine bool, status int, took time.Duration) bool {
+	if !machine {
 		return true
 	}
 	switch s.cfg.AccessLog {

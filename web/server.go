@@ -72,6 +72,8 @@ type Server struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// gw is the gateway (web/gateway.go); nil without KEYWARD_UPSTREAM.
+	gw *gateway
 	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).
 	scanKeys *secretscan.Keys
 }
@@ -129,6 +131,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	s.echo = e
 	s.routes()
+	s.newGateway()
 	if opts.Extra != nil {
 		opts.Extra(e)
 	}

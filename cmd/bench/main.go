@@ -271,6 +271,11 @@ func run(ctx context.Context) (err error) {
 	}
 	instances = nil
 
+	note("gateway: keyward's gateway against Caddy's reverse_proxy and the upstream alone")
+	if res.Gateway, err = measureGateway(ctx, db, secret, g, set); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+
 	note("memory: filling a fresh instance's cache with %s keys", thousands(int64(set.CachedKeys)))
 	if res.Memory, err = measureMemory(ctx, db, g, set.CachedKeys); err != nil {
 		return err

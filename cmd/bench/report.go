@@ -33,6 +33,7 @@ type results struct {
 	PageWeight    pageWeightResult `json:"page_weight"`
 	Revoke        revokeResult     `json:"revocation"`
 	Leak          leakResult       `json:"leak_report"`
+	Gateway       gatewayResult    `json:"gateway"`
 	Memory        memResult        `json:"memory"`
 	Seconds       float64          `json:"seconds"`
 	Summary       summary          `json:"summary"`
@@ -92,6 +93,9 @@ type summary struct {
 	PageFirstKiB        float64                  `json:"page_first_kib"`
 	PageNextKiB         float64                  `json:"page_next_kib"`
 	RSSMB               float64                  `json:"rss_mb"`
+	GatewayCaddyRatio   float64                  `json:"gateway_caddy_ratio"`
+	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
+	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
 	LeakReportMs        float64                  `json:"leak_report_ms"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
@@ -161,6 +165,9 @@ func (r *results) summarize(set settings) {
 	s.LeakReportMs = r.Leak.Maxms
 	s.Line = fmt.Sprintf("ceiling_ratio=%.2f verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f page_first_kib=%.1f page_next_kib=%.1f leak_report_ms=%.0f",
 		s.CeilingRatio, s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.PageFirstKiB, s.PageNextKiB, s.LeakReportMs)
+	s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms = r.Gateway.CaddyRatio, r.Gateway.DirectRatio, r.Gateway.AddedP99ms
+	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
+		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -196,6 +203,7 @@ func (r *results) checks(s summary) []check {
 		{"first load of a dashboard page ≤ 60 KiB", fmt.Sprintf("%.1f KiB", s.PageFirstKiB), s.PageFirstKiB > 0 && s.PageFirstKiB <= 60},
 		{"a later page ≤ 15 KiB", fmt.Sprintf("%.1f KiB", s.PageNextKiB), s.PageNextKiB > 0 && s.PageNextKiB <= 15},
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
 	}
 }
@@ -252,6 +260,19 @@ func (r *results) print(w io.Writer) {
 		r.PageWeight.FirstPath, s.PageFirstKiB, len(r.PageWeight.Files)-1, r.PageWeight.NextPath, s.PageNextKiB)
 	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
 		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
+	gw := r.Gateway
+	p("gateway: GET %s proxied to a bare upstream, %d connections (%s); medians of per-cycle ratios", gatewayPath, set.Conns, gw.Caddy)
+	if len(gw.Rounds) > 0 {
+		for _, l := range []struct{ name, label string }{{tDirect, "upstream alone"}, {tCaddy, "Caddy reverse_proxy (no auth)"}, {tGateway, "keyward gateway (key + scope)"}} {
+			var rps, p99 []float64
+			for _, round := range gw.Rounds {
+				rps, p99 = append(rps, round[l.name].RPS), append(p99, round[l.name].P99ms)
+			}
+			p("  %-32s %9s req/s  p99 %6.2f ms", l.label, thousands(int64(median(rps))), median(p99))
+		}
+	}
+	p("  gateway ÷ Caddy %.2f×, gateway ÷ upstream %.2f×; at half load (%s req/s) p99 %.2f ms vs %.2f ms direct: %.2f ms added",
+		gw.CaddyRatio, gw.DirectRatio, thousands(int64(gw.RateRPS)), gw.Paced[tGateway].P99ms, gw.Paced[tDirect].P99ms, gw.AddedP99ms)
 	p("")
 	p("targets (DESIGN.md):")
 	for _, c := range r.checks(s) {

@@ -37,6 +37,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve the dashboard and the API (the default)", runServe},
+		{"gateway", "run the gateway alone (KEYWARD_GATEWAY_ADDR → KEYWARD_UPSTREAM), no dashboard or /v1", runGateway},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage users: users create --email E --team T --role R", runUsers},
 		{"keys", "manage API keys: keys create --team T --name N --permission P", runKeys},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -69,18 +70,35 @@ func rootCause(err error) string {
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
+	return serve(ctx, e, "serve", args)
+}
+
+// runGateway runs the gateway listener alone (no dashboard, no /v1), with
+// the same database, key cache, invalidation and recorder as serve.
+func runGateway(ctx context.Context, e *env, args []string) error {
+	return serve(ctx, e, "gateway", args)
+}
+
+// serve runs keyward serve (the dashboard and /v1 on KEYWARD_ADDR, plus the
+// gateway on KEYWARD_GATEWAY_ADDR when set) or keyward gateway (the gateway
+// alone).
+func serve(ctx context.Context, e *env, name string, args []string) error {
 	var drain time.Duration
-	cfg, _, err := parseConfig(e, "serve", args, func(fs *flag.FlagSet) {
+	cfg, _, err := parseConfig(e, name, args, func(fs *flag.FlagSet) {
 		fs.DurationVar(&drain, "shutdown-timeout", 30*time.Second, "how long to drain in-flight requests on SIGTERM")
 	})
 	if err != nil {
 		return err
 	}
+	gatewayOnly := name == "gateway"
+	if gatewayOnly && cfg.GatewayAddr == "" {
+		return errors.New("KEYWARD_GATEWAY_ADDR: required by keyward gateway (the address to listen on, e.g. :8081)")
+	}
 	log := newLogger(e.stderr, cfg.LogFormat)
 	if err := cfg.EnsureSessionSecret(); err != nil {
 		return err
 	}
-	if cfg.CookieSecureDefaulted {
+	if cfg.CookieSecureDefaulted && !gatewayOnly {
 		log.Warn("cookies are not marked Secure: the embedded default serves plain HTTP on localhost; set KEYWARD_COOKIE_SECURE=true behind HTTPS")
 	}
 	st, err := openStore(ctx, cfg, store.Options{Logger: log})
@@ -113,15 +131,45 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		go func() { _ = listener.Run(lctx) }()
 		srv.OnClose(func(context.Context) error { stopListening(); return nil })
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
+	var gln net.Listener
+	if cfg.GatewayAddr != "" {
+		if gln, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
+			return fmt.Errorf("KEYWARD_GATEWAY_ADDR=%s: %w", cfg.GatewayAddr, err)
+		}
 	}
-	// Said once the socket listens (make run compiles first: a URL printed
-	// before that would not answer yet).
-	log.Info("keyward is listening: open "+dashboardURL(ln.Addr()), "url", dashboardURL(ln.Addr()),
-		"version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
-	err = srv.Serve(ctx, ln, drain)
+	var ln net.Listener
+	if !gatewayOnly {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			if gln != nil {
+				_ = gln.Close()
+			}
+			return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
+		}
+	}
+	// Both listeners stop together: on SIGTERM, or when either fails.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	errs := make(chan error, 2)
+	running := 0
+	if gln != nil {
+		running++
+		log.Info("keyward gateway serving", "version", version, "addr", gln.Addr().String(), "upstream", cfg.Upstream.Redacted(), "database", describeDB(cfg))
+		go func() { errs <- srv.ServeGateway(sctx, gln, drain) }()
+	}
+	if ln != nil {
+		running++
+		// Said once the socket listens (make run compiles first: a URL
+		// printed before that would not answer yet).
+		log.Info("keyward is listening: open "+dashboardURL(ln.Addr()), "url", dashboardURL(ln.Addr()),
+			"version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
+		go func() { errs <- srv.Serve(sctx, ln, drain) }()
+	}
+	var all []error
+	for ; running > 0; running-- {
+		all = append(all, <-errs)
+		stop()
+	}
+	err = errors.Join(all...)
 	if cerr := srv.Close(context.Background()); cerr != nil {
 		log.Error("closing", "err", cerr)
 	}

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,6 +48,18 @@ type Config struct {
 	// answers and requests slower than AccessLogSlow.
 	AccessLog     string
 	AccessLogSlow time.Duration
+	// Routes maps gateway paths to resources and public paths (the scopes
+	// file's routes: and public:); empty without a scopes file.
+	Routes *model.RouteTable
+	// GatewayAddr is the gateway's listener; empty: no gateway.
+	GatewayAddr string
+	// Upstream is where the gateway forwards (KEYWARD_UPSTREAM).
+	Upstream *url.URL
+	// GatewaySecret signs the identity headers sent upstream; empty: unsigned.
+	GatewaySecret []byte
+	// UpstreamTimeout bounds how long the gateway waits for the upstream's
+	// response headers.
+	UpstreamTimeout time.Duration
 	// SecretScanningKeys is the file of secret scanners' public keys
 	// (GitHub's public_keys JSON format); "" turns the scanning endpoint off.
 	SecretScanningKeys string
@@ -84,6 +97,10 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
 	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
 	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
+	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
+	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
+	{"KEYWARD_GATEWAY_SECRET", "gateway-secret", "", "secret (32+ characters) signing the identity headers sent upstream (unset: unsigned)"},
+	{"KEYWARD_UPSTREAM_TIMEOUT", "upstream-timeout", "30s", "how long the gateway waits for the upstream's response headers"},
 	{"KEYWARD_SECRET_SCANNING_KEYS", "secret-scanning-keys", "", "file of secret scanners' public keys (GitHub's public_keys JSON), reloaded on SIGHUP"},
 }
 
@@ -196,8 +213,30 @@ func build(get func(string) string) (*Config, error) {
 		bad("KEYWARD_ACCESS_LOG_SLOW", "expected a positive duration, e.g. 500ms", get("KEYWARD_ACCESS_LOG_SLOW"))
 	}
 	if c.ScopesFile != "" {
-		if c.Resources, err = LoadResources(c.ScopesFile); err != nil {
+		sc, err := LoadScopes(c.ScopesFile)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("KEYWARD_SCOPES_FILE: %w", err))
+		} else {
+			c.Resources, c.Routes = sc.Resources, sc.Routes
+		}
+	}
+	if c.UpstreamTimeout, err = time.ParseDuration(get("KEYWARD_UPSTREAM_TIMEOUT")); err != nil || c.UpstreamTimeout < 100*time.Millisecond || c.UpstreamTimeout > time.Hour {
+		bad("KEYWARD_UPSTREAM_TIMEOUT", "expected a duration between 100ms and 1h, e.g. 30s", get("KEYWARD_UPSTREAM_TIMEOUT"))
+	}
+	if secret := get("KEYWARD_GATEWAY_SECRET"); secret != "" {
+		if len(secret) < 32 {
+			errs = append(errs, errors.New("KEYWARD_GATEWAY_SECRET: expected at least 32 characters (e.g. the output of `openssl rand -hex 32`)"))
+		}
+		c.GatewaySecret = []byte(secret)
+	}
+	if c.GatewayAddr = get("KEYWARD_GATEWAY_ADDR"); c.GatewayAddr != "" {
+		if _, port, err := splitAddr(c.GatewayAddr); err != nil || port == "" {
+			bad("KEYWARD_GATEWAY_ADDR", "expected host:port or :port, e.g. :8081", c.GatewayAddr)
+		}
+	}
+	if up := get("KEYWARD_UPSTREAM"); up != "" || c.GatewayAddr != "" {
+		if c.Upstream, err = ParseUpstream(up); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return c, errors.Join(errs...)
@@ -228,12 +267,61 @@ func splitList(s string) []string {
 	return out
 }
 
-// LoadResources reads a resource catalog file: YAML with a top-level
-// `resources:` list (or a bare list) of {name, label, description}.
+// ParseUpstream checks KEYWARD_UPSTREAM: an absolute http or https URL with
+// a host, and neither credentials, query nor fragment. The error names the
+// variable.
+func ParseUpstream(s string) (*url.URL, error) {
+	const want = "expected the http:// or https:// URL of your API, e.g. http://127.0.0.1:9000"
+	if s == "" {
+		return nil, errors.New("KEYWARD_UPSTREAM: required by the gateway (KEYWARD_GATEWAY_ADDR or keyward gateway); " + want)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("KEYWARD_UPSTREAM=%q: %s", s, want)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return nil, fmt.Errorf("KEYWARD_UPSTREAM=%q: %s, without credentials, query or fragment", u.Redacted(), want)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// Scopes is what a scopes file (KEYWARD_SCOPES_FILE) describes: the
+// operator's resources and the gateway's routes.
+type Scopes struct {
+	Resources []model.Resource
+	// Routes holds every resource's routes: and the top-level public:
+	// patterns, each with its line in the file.
+	Routes *model.RouteTable
+}
+
+// LoadResources reads the resources of a scopes file (see LoadScopes).
 func LoadResources(path string) ([]model.Resource, error) {
+	sc, err := LoadScopes(path)
+	if err != nil {
+		return nil, err
+	}
+	return sc.Resources, nil
+}
+
+// LoadScopes reads a scopes file: YAML with a top-level `resources:` list
+// (or a bare list) of {name, label, description, routes}, and an optional
+// top-level `public:` list of path patterns that need no key. A malformed
+// or repeated route pattern is an error naming its line.
+func LoadScopes(path string) (*Scopes, error) {
 	b, err := os.ReadFile(path) // #nosec G304 -- KEYWARD_SCOPES_FILE: the operator names the file to read
 	if err != nil {
 		return nil, err
+	}
+	// The routes first, from the YAML tree, so that their errors name lines.
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	routes, err := scopeRoutes(&root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var doc struct {
 		Resources []model.Resource `yaml:"resources"`
@@ -244,14 +332,100 @@ func LoadResources(path string) ([]model.Resource, error) {
 			if err == nil {
 				err = err2
 			}
-			return nil, fmt.Errorf("%s: expected `resources:` with a list of {name, label, description}: %w", path, err)
+			return nil, fmt.Errorf("%s: expected `resources:` with a list of {name, label, description, routes}: %w", path, err)
 		}
 		doc.Resources = list
 	}
 	if _, err := model.NewCatalog(doc.Resources); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, model.ErrorMessage(err))
 	}
-	return doc.Resources, nil
+	table, err := model.NewRouteTable(routes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", path, model.ErrorMessage(err))
+	}
+	return &Scopes{Resources: doc.Resources, Routes: table}, nil
+}
+
+// scopeRoutes reads the route patterns of a scopes file with their lines,
+// in the file's order.
+func scopeRoutes(root *yaml.Node) ([]model.Route, error) {
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, nil
+	}
+	doc := root.Content[0]
+	if doc.Kind == yaml.SequenceNode {
+		return resourceRoutes(doc, nil)
+	}
+	var routes []model.Route
+	if doc.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		var err error
+		switch doc.Content[i].Value {
+		case "resources":
+			routes, err = resourceRoutes(doc.Content[i+1], routes)
+		case "public":
+			var pats []*yaml.Node
+			pats, err = patternList(doc.Content[i+1], "public")
+			for _, p := range pats {
+				routes = append(routes, model.Route{Pattern: p.Value, Public: true, Line: p.Line})
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return routes, nil
+}
+
+// resourceRoutes appends the routes of each resource of list to routes.
+func resourceRoutes(list *yaml.Node, routes []model.Route) ([]model.Route, error) {
+	if list.Kind != yaml.SequenceNode {
+		return routes, nil
+	}
+	for _, item := range list.Content {
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		var name string
+		var pats *yaml.Node
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			switch item.Content[i].Value {
+			case "name":
+				name = item.Content[i+1].Value
+			case "routes":
+				pats = item.Content[i+1]
+			}
+		}
+		if pats == nil {
+			continue
+		}
+		nodes, err := patternList(pats, "routes of "+name)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range nodes {
+			routes = append(routes, model.Route{Pattern: p.Value, Resource: name, Line: p.Line})
+		}
+	}
+	return routes, nil
+}
+
+// patternList checks that n is a list of strings.
+func patternList(n *yaml.Node, what string) ([]*yaml.Node, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("line %d: %s must be a list of path patterns such as [\"/v1/invoices\", \"/v1/invoices/*\"]", n.Line, what)
+	}
+	for _, p := range n.Content {
+		if p.Kind != yaml.ScalarNode || (p.Tag != "!!str" && p.Tag != "") {
+			return nil, fmt.Errorf("line %d: %s must list path patterns as strings, such as \"/v1/invoices\"", p.Line, what)
+		}
+	}
+	return n.Content, nil
 }
 
 // EnsureSessionSecret fills SessionSecret for the embedded default: read from

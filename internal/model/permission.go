@@ -66,6 +66,8 @@ type Resource struct {
 	Name        string `yaml:"name" json:"name"`
 	Label       string `yaml:"label" json:"label"`
 	Description string `yaml:"description" json:"description"`
+	// Routes are the gateway's path patterns for this resource (see Route).
+	Routes []string `yaml:"routes" json:"routes,omitempty"`
 }
 
 // BuiltinResources are keyward's own resources, always in the catalog.

@@ -67,8 +67,13 @@ func TestLeakedKeys(t *testing.T) {
 			t.Fatalf("the notice %q does not say %q", notice, want)
 		}
 	}
-	if bg := eval[string](tb, `getComputedStyle(document.querySelector("#leak-notice")).borderColor`); bg == "" {
-		t.Fatal("the notice has no colour")
+	// Red: the notice's background and text lean to red.
+	if !eval[bool](tb, `(() => {
+	  const cs = getComputedStyle(document.querySelector("#leak-notice"));
+	  const red = (c) => { const [r, g, b] = c.match(/\d+/g).map(Number); return r > g + 10 && r > b + 10; };
+	  return red(cs.backgroundColor) && red(cs.color);
+	})()`) {
+		t.Fatal("the leak notice is not red")
 	}
 	tb.screen("leak-notice")
 

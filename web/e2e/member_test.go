@@ -96,7 +96,7 @@ func TestMemberRowMenu(t *testing.T) {
 	tb.press(kb.Enter)
 	tb.waitJS("the menu to open", fmt.Sprintf(`document.querySelector("%s details.menu[open]")`, row))
 	items := eval[[]string](tb, fmt.Sprintf(`Array.from(document.querySelectorAll("%s details.menu [role=menuitem]")).map((e) => e.innerText.trim())`, row))
-	if want := []string{"Change role to Owner", "Change role to Admin", "Remove…"}; !slices.Equal(items, want) {
+	if want := []string{"Change role to Owner", "Change role to Admin", "Send password reset link", "Remove…"}; !slices.Equal(items, want) {
 		tb.errorf("bo's menu offers %q, want %q", items, want)
 	}
 	tb.axe("the members page with a row menu open")
