@@ -15,6 +15,10 @@ type KeyActivity struct {
 	// Selectable shows the row's checkbox for revoking keys together (the
 	// table shows a hygiene filter).
 	Selectable bool
+	// RotationDue marks a key older than the team's rotation period
+	// (RotationDays) that was not rolled yet.
+	RotationDue  bool
+	RotationDays int
 }
 
 // RefusedCalls are the calls a revoked or expired key refused since then.
@@ -50,6 +54,8 @@ const (
 	HygieneStale     = "stale"
 	HygieneNoExpiry  = "no_expiry"
 	HygieneExpiring  = "expiring"
+	// HygieneRotationDue: older than the team's rotation period, not rolled.
+	HygieneRotationDue = "rotation_due"
 )
 
 // Hygiene is the panel at the top of the key table: counts of the team's
@@ -59,6 +65,10 @@ type Hygiene struct {
 	Stale     int64
 	NoExpiry  int64
 	Expiring  int64
+	// RotationDue counts keys due for rotation under the team's policy of
+	// RotationDays (0: no policy, no card).
+	RotationDue  int64
+	RotationDays int
 	// Current is the hygiene filter the table shows, or "".
 	Current string
 }
@@ -66,7 +76,7 @@ type Hygiene struct {
 // Shown reports whether the panel applies: something to look at, or a
 // hygiene filter in use.
 func (h Hygiene) Shown() bool {
-	return h.NeverUsed > 0 || h.Stale > 0 || h.NoExpiry > 0 || h.Expiring > 0 || h.Current != ""
+	return h.NeverUsed > 0 || h.Stale > 0 || h.NoExpiry > 0 || h.Expiring > 0 || h.RotationDue > 0 || h.Current != ""
 }
 
 // HygieneStat is one card of the panel.
@@ -85,6 +95,7 @@ func (h Hygiene) Stats() []HygieneStat {
 		{HygieneStale, h.Stale, "unused for 90+ days: candidates for cleanup", true},
 		{HygieneNoExpiry, h.NoExpiry, "never expire", false},
 		{HygieneExpiring, h.Expiring, "expire within 7 days", true},
+		{HygieneRotationDue, h.RotationDue, "due for rotation: older than " + model.Days(h.RotationDays) + ", roll them", true},
 	}
 	var out []HygieneStat
 	for _, s := range all {
@@ -112,6 +123,8 @@ func HygieneTitle(kind string) string {
 		return "Active keys that never expire"
 	case HygieneExpiring:
 		return "Keys that expire within 7 days"
+	case HygieneRotationDue:
+		return "Active keys due for rotation"
 	}
 	return ""
 }

@@ -162,6 +162,9 @@ type KeyReveal struct {
 	Raw    string
 	Dialog bool
 	Now    time.Time
+	// Old is the key this one replaced, for the reveal of a roll; nil
+	// after a create.
+	Old *model.APIKey
 	// BaseURL is where this keyward answers (scheme and host), for the
 	// quick start's curl call.
 	BaseURL string
@@ -171,6 +174,14 @@ type KeyReveal struct {
 // with the key in X-API-Key.
 func (r KeyReveal) QuickStart() string {
 	return `curl -H "X-API-Key: ` + r.Raw + `" ` + r.BaseURL + "/v1/whoami"
+}
+
+// Title is the reveal's heading.
+func (r KeyReveal) Title() string {
+	if r.Old != nil {
+		return "API key rolled"
+	}
+	return "API key created"
 }
 
 // KeyDetails is a key's details page.
@@ -184,6 +195,8 @@ type KeyDetails struct {
 	// Refused is the calls refused since the key was revoked or expired
 	// (views/key_activity.go).
 	Refused RefusedCalls
+	// RotationDays is the team's rotation policy (0: off).
+	RotationDays int
 	// Leaks are the places where the key was found in public, newest first.
 	Leaks []model.KeyLeak
 }
@@ -283,6 +296,8 @@ func keyEventTitle(action string) string {
 		return "Revoked"
 	case model.ActionKeyDeleted:
 		return "Deleted"
+	case model.ActionKeyRolled:
+		return "Rolled"
 	case model.ActionKeyLeaked:
 		return "Found in public"
 	case model.ActionKeyLeakAcked:

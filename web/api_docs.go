@@ -12,7 +12,7 @@ import (
 )
 
 // docsObjects are the schemas the reference describes, in this order.
-var docsObjects = []string{"Whoami", "APIKey", "APIKeyCreated", "APIKeyList", "APIKeyCreate", "APIKeyUpdate",
+var docsObjects = []string{"Whoami", "APIKey", "APIKeyCreated", "APIKeyList", "APIKeyCreate", "APIKeyUpdate", "APIKeyRoll", "APIKeyRolled",
 	"VerifyRequest", "VerifyResult", "Member", "MemberList", "AuditEvent", "AuditEventList", "Error"}
 
 // methodOrder orders the operations of one path.

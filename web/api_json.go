@@ -34,6 +34,9 @@ type apiKeyJSON struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	LastUsedIP  *string    `json:"last_used_ip"`
+	// RolledFrom and ReplacedBy link a rolled key and its successor.
+	RolledFrom *string `json:"rolled_from"`
+	ReplacedBy *string `json:"replaced_by"`
 }
 
 func toAPIKey(k model.APIKey, now time.Time) apiKeyJSON {
@@ -45,6 +48,12 @@ func toAPIKey(k model.APIKey, now time.Time) apiKeyJSON {
 	}
 	if k.LastUsedIP != "" {
 		j.LastUsedIP = &k.LastUsedIP
+	}
+	if k.RolledFrom != "" {
+		j.RolledFrom = &k.RolledFrom
+	}
+	if k.ReplacedBy != "" {
+		j.ReplacedBy = &k.ReplacedBy
 	}
 	return j
 }

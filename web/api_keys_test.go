@@ -291,7 +291,12 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 		}
 		for _, kc := range cases {
 			_, raw := app.key(t, app.team.ID, kc.set, kc.scopes...)
-			target, _ := app.key(t, app.team.ID, model.PermRestricted, "members:read")
+			targetScope := "members:read"
+			if op.id == "rollKey" {
+				// A key may only roll keys its own permission covers.
+				targetScope = "api_keys:read"
+			}
+			target, _ := app.key(t, app.team.ID, model.PermRestricted, targetScope)
 			path := strings.ReplaceAll(op.path, "{id}", target.PublicID)
 			var body any
 			switch op.id {
@@ -299,6 +304,8 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 				body = `{"name":"made","permission":"restricted","scopes":["api_keys:read"]}`
 			case "updateKey":
 				body = `{"name":"renamed"}`
+			case "rollKey":
+				body = `{"expire_old_in":"1h"}`
 			case "verifyKey":
 				body = map[string]string{"key": other, "scope": "members:read"}
 			case "reportLeak":

@@ -29,6 +29,7 @@ type apiState struct {
 //	PATCH  /v1/api-keys/:id            handleAPIKeyUpdate    api_keys:write
 //	DELETE /v1/api-keys/:id            handleAPIKeyDelete    api_keys:write
 //	POST   /v1/api-keys/:id/revoke     handleAPIKeyRevoke    api_keys:write
+//	POST   /v1/api-keys/:id/roll       handleAPIKeyRoll      api_keys:write
 //	GET    /v1/members                 handleAPIMemberList   members:read
 //	GET    /v1/audit-log               handleAPIAuditLog     audit_log:read
 //	POST   /v1/keys/verify             handleKeyVerify       api_keys:read
@@ -55,6 +56,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	g.PATCH("/api-keys/:id", s.handleAPIKeyUpdate, requireScope("api_keys:write"))
 	g.DELETE("/api-keys/:id", s.handleAPIKeyDelete, requireScope("api_keys:write"))
 	g.POST("/api-keys/:id/revoke", s.handleAPIKeyRevoke, requireScope("api_keys:write"))
+	g.POST("/api-keys/:id/roll", s.handleAPIKeyRoll, requireScope("api_keys:write"))
 	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
 	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
 	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))

@@ -8,8 +8,8 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// accountRoutes registers setup, sign-in, password change, team switching
-// and members.
+// accountRoutes registers setup, sign-in, password change, team switching,
+// members and team settings.
 func (s *Server) accountRoutes(e *echo.Echo) {
 	e.GET("/", s.handleHome, s.requireUser)
 	e.GET("/setup", s.handleSetupForm)
@@ -36,6 +36,10 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.POST("/settings/members/:id/role", s.handleMemberRole, s.requireManager)
 	e.GET("/settings/members/:id/remove", s.handleMemberRemoveConfirm, s.requireManager)
 	e.POST("/settings/members/:id/remove", s.handleMemberRemove, s.requireManager)
+
+	// Settings → Team (web/team_settings.go): OWNER changes, ADMIN reads.
+	e.GET("/settings/team", s.handleTeamSettings, s.requireManager)
+	e.POST("/settings/team", s.handleTeamSettingsSave, s.requireManager)
 }
 
 // handleHome serves GET /: owners and admins go to their API keys; members

@@ -25,7 +25,8 @@ func parseHygiene(v string) string {
 // keyActivities loads, in two queries whatever the number of rows, each
 // row's 14-day usage and the calls refused since it stopped working.
 // selectable offers the rows' checkboxes for revoking keys together.
-func (s *Server) keyActivities(ctx context.Context, teamID int64, rows []model.APIKey, now time.Time, selectable bool) (map[int64]views.KeyActivity, error) {
+// rotationDays marks the rows due for rotation under the team's policy.
+func (s *Server) keyActivities(ctx context.Context, teamID int64, rows []model.APIKey, now time.Time, selectable bool, rotationDays int) (map[int64]views.KeyActivity, error) {
 	out := make(map[int64]views.KeyActivity, len(rows))
 	if len(rows) == 0 {
 		return out, nil
@@ -51,8 +52,10 @@ func (s *Server) keyActivities(ctx context.Context, teamID int64, rows []model.A
 		out[k.ID] = views.KeyActivity{
 			Usage: views.UsageChart{Slots: views.SparkDays,
 				Days: views.DailySeries(usage[k.ID], views.SeriesStart(k.CreatedAt, now, views.SparkDays), now)},
-			Refused:    refusedView(refused[k.ID], k),
-			Selectable: selectable,
+			Refused:      refusedView(refused[k.ID], k),
+			Selectable:   selectable,
+			RotationDue:  k.RotationDue(now, rotationDays),
+			RotationDays: rotationDays,
 		}
 	}
 	return out, nil
@@ -77,10 +80,11 @@ func refusedView(r store.RefusedCalls, k model.APIKey) views.RefusedCalls {
 
 // keyHygiene counts the team's keys for the hygiene panel; current is the
 // table's hygiene filter.
-func (s *Server) keyHygiene(ctx context.Context, teamID int64, now time.Time, current string) (views.Hygiene, error) {
-	h, err := s.store.CountKeyHygiene(ctx, teamID, now)
+func (s *Server) keyHygiene(ctx context.Context, teamID int64, now time.Time, current string, rotationDays int) (views.Hygiene, error) {
+	h, err := s.store.CountKeyHygiene(ctx, teamID, now, rotationDays)
 	if err != nil {
 		return views.Hygiene{}, err
 	}
-	return views.Hygiene{NeverUsed: h.NeverUsed, Stale: h.Stale, NoExpiry: h.NoExpiry, Expiring: h.Expiring, Current: current}, nil
+	return views.Hygiene{NeverUsed: h.NeverUsed, Stale: h.Stale, NoExpiry: h.NoExpiry, Expiring: h.Expiring,
+		RotationDue: h.RotationDue, RotationDays: rotationDays, Current: current}, nil
 }

@@ -48,6 +48,13 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	}
 	if err := s.store.CreateKey(c.Request().Context(), &k, actor(c)); err != nil {
 		s.keyForms.finish(tk, use, "", "")
+		if model.ErrorCode(err) == model.EINVALID {
+			// The team's maximum key lifetime refused the expiry.
+			return s.renderKeyForm(c, http.StatusUnprocessableEntity, views.KeyForm{
+				Values: d.Values, Errors: model.ErrorFields(err), Resources: s.catalog.Resources(),
+				CSRF: csrfToken(c), FormToken: validFormToken(form.Get("form_token")), Now: now,
+			})
+		}
 		return err
 	}
 	s.keyForms.finish(tk, use, k.PublicID, k.Name)

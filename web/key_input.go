@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -125,6 +126,60 @@ func CheckGrant(actor model.Actor, p model.Permission) error {
 			strings.Join(actor.Permission.ScopeStrings(), ", "))
 	}
 	return nil
+}
+
+// CheckManage enforces "no escalation" on an existing key: an API key acting
+// as actor may change, roll, revoke or delete only keys whose permission its
+// own covers, and a test key only test keys. It returns EFORBIDDEN if it may
+// not. A user actor passes (people are limited by their role).
+func CheckManage(actor model.Actor, k model.APIKey) error {
+	if actor.Permission == nil {
+		return nil
+	}
+	if actor.Environment == model.EnvTest && k.Environment != model.EnvTest {
+		return model.Errorf(model.EFORBIDDEN, "A test key can only manage test keys.")
+	}
+	if !actor.Permission.Covers(k.Permission()) {
+		return model.Errorf(model.EFORBIDDEN, "This key can't manage a key with more permissions than its own (%s).",
+			strings.Join(actor.Permission.ScopeStrings(), ", "))
+	}
+	return nil
+}
+
+// ParseGrace reads how long an old key keeps working after a roll: a
+// duration such as "0s", "90m", "24h" or "3d", from 0 to 7 days. It returns
+// EINVALID with the field expire_old_in.
+func ParseGrace(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d < 0 || d > model.MaxRollGrace {
+		msg := "expire_old_in must be a duration from 0s to 7d, such as 0s (at once), 1h, 24h or 72h."
+		return 0, &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"expire_old_in": msg}}
+	}
+	return d, nil
+}
+
+// SameLifetime is a rolled key's default expiry: the old key's lifetime
+// (creation to expiry) again, counted from now; nil if the old key never
+// expires.
+func SameLifetime(old model.APIKey, now time.Time) *time.Time {
+	if old.ExpiresAt == nil {
+		return nil
+	}
+	life := old.ExpiresAt.Sub(old.CreatedAt)
+	if life <= 0 {
+		return nil
+	}
+	t := now.Add(life).UTC()
+	return &t
 }
 
 // storedScopes is what the scopes column holds: the scope strings of a

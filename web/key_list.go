@@ -80,15 +80,20 @@ func (s *Server) handleKeyList(c echo.Context) error {
 func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, error) {
 	ctx := c.Request().Context()
 	now := s.now().UTC()
+	team, err := s.store.FindTeamByID(ctx, teamID(c))
+	if err != nil {
+		return views.KeyList{}, err
+	}
 	mf := model.KeyFilter{
-		TeamID:      teamID(c),
-		Query:       f.Query,
-		Status:      model.KeyStatus(f.Status),
-		Environment: f.Environment,
-		Sort:        f.Sort,
-		Now:         now,
-		Offset:      (f.Page - 1) * views.KeysPerPage,
-		Limit:       views.KeysPerPage,
+		TeamID:       teamID(c),
+		Query:        f.Query,
+		Status:       model.KeyStatus(f.Status),
+		Environment:  f.Environment,
+		Sort:         f.Sort,
+		Now:          now,
+		Offset:       (f.Page - 1) * views.KeysPerPage,
+		Limit:        views.KeysPerPage,
+		RotationDays: team.RotationDays,
 	}
 	mf = store.HygieneFilter(mf, f.Hygiene, now)
 	rows, total, err := s.store.FindKeys(ctx, mf)
@@ -110,10 +115,10 @@ func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, erro
 		}
 		l.TeamHasKeys = all > 0
 	}
-	if l.Hygiene, err = s.keyHygiene(ctx, teamID(c), now, f.Hygiene); err != nil {
+	if l.Hygiene, err = s.keyHygiene(ctx, teamID(c), now, f.Hygiene, team.RotationDays); err != nil {
 		return views.KeyList{}, err
 	}
-	if l.Activity, err = s.keyActivities(ctx, teamID(c), rows, now, f.Hygiene != ""); err != nil {
+	if l.Activity, err = s.keyActivities(ctx, teamID(c), rows, now, f.Hygiene != "", team.RotationDays); err != nil {
 		return views.KeyList{}, err
 	}
 	return l, nil

@@ -16,6 +16,8 @@ import "github.com/labstack/echo/v4"
 //	POST   /settings/api-keys/:id          handleKeyUpdate
 //	GET    /settings/api-keys/:id/revoke   handleKeyRevokeConfirm
 //	POST   /settings/api-keys/:id/revoke   handleKeyRevoke
+//	GET    /settings/api-keys/:id/roll     handleKeyRollConfirm
+//	POST   /settings/api-keys/:id/roll     handleKeyRoll
 //	GET    /settings/api-keys/:id/delete   handleKeyDeleteConfirm
 //	POST   /settings/api-keys/:id/delete   handleKeyDelete
 //	DELETE /settings/api-keys/:id          handleKeyDelete
@@ -33,6 +35,8 @@ func (s *Server) keyRoutes(e *echo.Echo) {
 	g.POST("/:id", s.handleKeyUpdate)
 	g.GET("/:id/revoke", s.handleKeyRevokeConfirm)
 	g.POST("/:id/revoke", s.handleKeyRevoke)
+	g.GET("/:id/roll", s.handleKeyRollConfirm)
+	g.POST("/:id/roll", s.handleKeyRoll)
 	g.GET("/:id/delete", s.handleKeyDeleteConfirm)
 	g.POST("/:id/delete", s.handleKeyDelete)
 	g.DELETE("/:id", s.handleKeyDelete)

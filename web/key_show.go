@@ -39,9 +39,13 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	team, err := s.store.FindTeamByID(ctx, teamID(c))
+	if err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), views.KeyDetails{
 		Key: k, Events: events, Resources: s.catalog.Resources(), Now: now, CSRF: csrfToken(c),
 		Usage:   views.UsageChart{Days: views.DailySeries(usage, first, now), Slots: views.ChartDays},
-		Refused: refused, Leaks: leaks,
+		Refused: refused, Leaks: leaks, RotationDays: team.RotationDays,
 	}))
 }

@@ -38,17 +38,22 @@ func (s *scopeFlags) Set(v string) error {
 	return nil
 }
 
-// runKeys runs `keyward keys create`: it creates an API key in an existing
+// runKeys runs `keyward keys create` (and `keys roll`, keys_roll.go): it creates an API key in an existing
 // team, for bootstrapping automation. The raw key is the only thing printed
 // on standard output, once; a summary goes to standard error.
 func runKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && isHelp(args[0]) {
 		fmt.Fprintln(e.stdout, keysUsage)
+		fmt.Fprintln(e.stdout, keysRollUsage)
 		return nil
+	}
+	if len(args) > 0 && args[0] == "roll" {
+		return runKeysRoll(ctx, e, args[1:])
 	}
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprintln(e.stderr, keysUsage)
-		return errors.New("keys: expected the subcommand create")
+		fmt.Fprintln(e.stderr, keysRollUsage)
+		return errors.New("keys: expected the subcommand create or roll")
 	}
 	var teamArg, name, perm, envName, expiresIn string
 	var scopes scopeFlags

@@ -40,7 +40,7 @@ func commands() []command {
 		{"gateway", "run the gateway alone (KEYWARD_GATEWAY_ADDR → KEYWARD_UPSTREAM), no dashboard or /v1", runGateway},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage users: users create --email E --team T --role R", runUsers},
-		{"keys", "manage API keys: keys create --team T --name N --permission P", runKeys},
+		{"keys", "manage API keys: keys create --team T --name N --permission P; keys roll --key-id ID", runKeys},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -56,6 +56,10 @@ type APIKey struct {
 	UpdatedAt     time.Time
 	LastUsedAt    *time.Time
 	LastUsedIP    string `gorm:"column:last_used_ip"`
+	// RolledFrom is the public id of the key this one replaced by a roll;
+	// ReplacedBy the public id of the key that replaced this one. "" if none.
+	RolledFrom string
+	ReplacedBy string
 }
 
 // TableName tells GORM the table of APIKey.
@@ -81,6 +85,19 @@ func (k APIKey) ExpiresSoon(now time.Time) bool {
 	return k.Status(now) == StatusActive && k.ExpiresAt != nil && k.ExpiresAt.Sub(now) <= ExpiresSoonWindow
 }
 
+// Rolled reports whether the key was rolled (it has a successor).
+func (k APIKey) Rolled() bool { return k.ReplacedBy != "" }
+
+// RotationDue reports whether an active key that was not rolled yet is older
+// than rotationDays at now (0 days: no policy, never due).
+func (k APIKey) RotationDue(now time.Time, rotationDays int) bool {
+	return rotationDays > 0 && k.ReplacedBy == "" && k.Status(now) == StatusActive &&
+		!k.CreatedAt.After(now.AddDate(0, 0, -rotationDays))
+}
+
+// MaxRollGrace is the longest an old key may keep working after a roll.
+const MaxRollGrace = 7 * 24 * time.Hour
+
 // KeyFilter selects and orders a team's keys.
 type KeyFilter struct {
 	TeamID      int64
@@ -93,13 +110,19 @@ type KeyFilter struct {
 	// before this time; zero for no such filter.
 	UnusedSince time.Time
 	NeverUsed   bool
-	// CreatedBefore lists only keys created before this time; zero for no
-	// such filter.
+	// MadeBefore lists only keys created before this time (a key made in
+	// the last day is not "never used" yet); zero for no such filter.
+	MadeBefore  time.Time
+	NeverExpire bool
+	ExpiringBy  time.Time // active keys expiring at or before this time
+	// CreatedBefore lists only keys created at or before this time that
+	// were not rolled yet (rotation due); zero for no such filter.
 	CreatedBefore time.Time
-	NeverExpire   bool
-	ExpiringBy    time.Time // active keys expiring at or before this time
-	Offset        int
-	Limit         int
+	// RotationDays is the team's rotation policy, which the rotation_due
+	// hygiene filter reads (0: off).
+	RotationDays int
+	Offset       int
+	Limit        int
 	// After is an opaque cursor for the API's pagination (the last key's public id).
 	After string
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -59,13 +60,81 @@ func (User) TableName() string { return "users" }
 // NormalizeEmail trims and lower-cases an e-mail address.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// Team owns API keys and has members.
+// Team owns API keys and has members. Its settings are changed through
+// TeamSettings (Settings → Team).
 type Team struct {
 	ID        int64
 	Name      string
 	CreatedAt time.Time
+	// RotationDays: active keys older than this are "Rotation due"; 0 = off.
+	RotationDays int
+	// MaxKeyLifetimeDays: new keys must expire within this many days; 0 = off.
+	MaxKeyLifetimeDays int
 	// LeakAction is LeakRevoke (the default) or LeakNotify.
 	LeakAction string
+}
+
+// Settings returns the team's settings as Settings → Team edits them.
+func (t Team) Settings() TeamSettings {
+	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays}
+}
+
+// MaxTeamPolicyDays bounds rotation_days and max_key_lifetime_days (ten years).
+const MaxTeamPolicyDays = 3650
+
+// TeamSettings are a team's policies, as Settings → Team shows and changes
+// them. Each field maps to a teams column of the same name; a new setting
+// is a field here, a column, an entry in the store's UpdateTeamSettings and
+// a section of the page.
+type TeamSettings struct {
+	RotationDays       int
+	MaxKeyLifetimeDays int
+}
+
+// Validate checks the settings. It returns EINVALID with the fields
+// rotation_days and max_key_lifetime_days.
+func (s TeamSettings) Validate() error {
+	fe := FieldErrors{}
+	if s.RotationDays < 0 || s.RotationDays > MaxTeamPolicyDays {
+		fe.Add("rotation_days", "Enter a number of days from 1 to 3650, or turn rotation reminders off.")
+	}
+	if s.MaxKeyLifetimeDays < 0 || s.MaxKeyLifetimeDays > MaxTeamPolicyDays {
+		fe.Add("max_key_lifetime_days", "Enter a number of days from 1 to 3650, or allow any lifetime.")
+	}
+	return fe.Err()
+}
+
+// LifetimeLimit is the latest expiry a key created at now may have under
+// the team's maximum key lifetime (the end of the UTC day that many days
+// ahead, so that a date picked in the form fits), and whether there is such
+// a limit.
+func (t Team) LifetimeLimit(now time.Time) (time.Time, bool) {
+	if t.MaxKeyLifetimeDays <= 0 {
+		return time.Time{}, false
+	}
+	y, m, d := now.UTC().AddDate(0, 0, t.MaxKeyLifetimeDays).Date()
+	return time.Date(y, m, d, 23, 59, 59, 0, time.UTC), true
+}
+
+// CheckLifetime refuses a new key's expiry (nil: never) that the team's
+// maximum key lifetime does not allow. It returns EINVALID with the field
+// expires_at, naming the policy.
+func (t Team) CheckLifetime(expiresAt *time.Time, now time.Time) error {
+	limit, ok := t.LifetimeLimit(now)
+	if !ok || (expiresAt != nil && !expiresAt.After(limit)) {
+		return nil
+	}
+	msg := fmt.Sprintf("This team's policy (Settings → Team, maximum key lifetime) requires new keys to expire within %s: pick an expiry on or before %s.",
+		Days(t.MaxKeyLifetimeDays), limit.UTC().Format("2 Jan 2006"))
+	return &Error{Code: EINVALID, Message: msg, Fields: map[string]string{"expires_at": msg}}
+}
+
+// Days writes a number of days: "1 day", "90 days".
+func Days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 // TableName tells GORM the table of Team.
@@ -96,6 +165,8 @@ type Actor struct {
 	IP    string
 	// Permission of the acting key; nil for users (who are limited by role).
 	Permission *Permission
+	// Environment of the acting key ("live" or "test"); "" for users.
+	Environment string
 }
 
 // UserActor returns the actor for a signed-in user.
@@ -108,7 +179,7 @@ func UserActor(u User, ip string) Actor {
 func KeyActor(k APIKey, ip string) Actor {
 	id := k.ID
 	p := k.Permission()
-	return Actor{KeyID: &id, Label: k.Name + " (" + k.Hint + ")", IP: ip, Permission: &p}
+	return Actor{KeyID: &id, Label: k.Name + " (" + k.Hint + ")", IP: ip, Permission: &p, Environment: k.Environment}
 }
 
 // Audit actions.
@@ -117,6 +188,8 @@ const (
 	ActionKeyUpdated         = "api_key.updated"
 	ActionKeyRevoked         = "api_key.revoked"
 	ActionKeyDeleted         = "api_key.deleted"
+	ActionKeyRolled          = "api_key.rolled"
+	ActionTeamSettings       = "team.settings_changed"
 	ActionKeyLeaked          = "api_key.leaked"
 	ActionKeyLeakAcked       = "api_key.leak_acknowledged"
 	ActionTeamLeakAction     = "team.leak_action_changed"

@@ -83,7 +83,7 @@ func TestCountKeyHygiene(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		h, err := st.CountKeyHygiene(ctx, acme.ID, now)
+		h, err := st.CountKeyHygiene(ctx, acme.ID, now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestCountKeyHygiene(t *testing.T) {
 
 		// A day later the 8-day key enters the 7-day window too.
 		later := now.Add(day + time.Hour)
-		h2, err := st.CountKeyHygiene(ctx, acme.ID, later)
+		h2, err := st.CountKeyHygiene(ctx, acme.ID, later, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestCountKeyHygiene(t *testing.T) {
 			}
 		}
 		// 91 days after its last use, the key used last week is stale too.
-		h3, err := st.CountKeyHygiene(ctx, acme.ID, now.Add(84*day))
+		h3, err := st.CountKeyHygiene(ctx, acme.ID, now.Add(84*day), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ func TestCountKeyHygiene(t *testing.T) {
 		}
 
 		// Another team sees only its own.
-		ho, err := st.CountKeyHygiene(ctx, other.ID, now)
+		ho, err := st.CountKeyHygiene(ctx, other.ID, now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestHygieneFilter(t *testing.T) {
 		kind string
 		want model.KeyFilter
 	}{
-		{HygieneNeverUsed, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverUsed: true, CreatedBefore: now.Add(-NeverUsedAfter)}},
+		{HygieneNeverUsed, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverUsed: true, MadeBefore: now.Add(-NeverUsedAfter)}},
 		{HygieneStale, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, UnusedSince: now.Add(-StaleAfter)}},
 		{HygieneNoExpiry, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverExpire: true}},
 		{HygieneExpiring, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, ExpiringBy: now.Add(model.ExpiresSoonWindow)}},

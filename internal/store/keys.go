@@ -11,8 +11,10 @@ import (
 )
 
 // CreateKey inserts k (whose KeyHash, Hint and PublicID the caller made) and
-// writes api_key.created in the same transaction. It returns ECONFLICT on a
-// duplicate hash or public id.
+// writes api_key.created in the same transaction. It returns EINVALID (field
+// expires_at) when the team's maximum key lifetime does not allow k's
+// expiry, ENOTFOUND for an unknown team and ECONFLICT on a duplicate hash or
+// public id.
 func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Actor) error {
 	now := s.Now()
 	k.CreatedAt, k.UpdatedAt = now, now
@@ -21,6 +23,9 @@ func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Acto
 		k.Scopes = []string{}
 	}
 	return s.inTx(ctx, func(tx *txn) error {
+		if err := tx.checkLifetime(k.TeamID, k.ExpiresAt, now); err != nil {
+			return err
+		}
 		if err := tx.Create(k).Error; err != nil {
 			return err
 		}
@@ -86,14 +91,17 @@ func (s *Store) keyQuery(ctx context.Context, f model.KeyFilter) *gorm.DB {
 	if f.NeverUsed {
 		q = q.Where("last_used_at IS NULL")
 	}
-	if !f.CreatedBefore.IsZero() {
-		q = q.Where("created_at < ?", f.CreatedBefore)
+	if !f.MadeBefore.IsZero() {
+		q = q.Where("created_at < ?", f.MadeBefore)
 	}
 	if !f.UnusedSince.IsZero() {
 		q = q.Where("COALESCE(last_used_at, created_at) < ?", f.UnusedSince)
 	}
 	if f.NeverExpire {
 		q = q.Where("expires_at IS NULL")
+	}
+	if !f.CreatedBefore.IsZero() {
+		q = q.Where("replaced_by = '' AND created_at <= ?", f.CreatedBefore)
 	}
 	if !f.ExpiringBy.IsZero() {
 		q = q.Where("revoked_at IS NULL AND expires_at > ? AND expires_at <= ?", now, f.ExpiringBy)
