@@ -121,7 +121,6 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionPasswordResetRequested, "Password reset link sent"},
 		{model.ActionPasswordReset, "Password reset"},
 		{model.ActionTeamCreated, "Team created"},
-		{model.ActionTeamLeakAction, "Leak action changed"},
 	}},
 }
 
@@ -158,11 +157,6 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "reported API key " + name + " as leaked"
 	case model.ActionKeyLeakAcked:
 		return "acknowledged the leak of API key " + name
-	case model.ActionTeamLeakAction:
-		if m, ok := ev.Detail["leak_action"].(map[string]any); ok {
-			return "set the team's leak action to " + str(m["to"])
-		}
-		return "changed the team's leak action"
 	case model.ActionMemberAdded:
 		if r := roleLabel(ev.Detail["role"]); r != "" {
 			return "added " + name + " as " + r

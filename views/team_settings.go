@@ -27,6 +27,7 @@ type TeamSettingsValues struct {
 	RotationDaysCustom       string // rotation_days_custom
 	MaxKeyLifetimeDays       string // max_key_lifetime_days: 0, 30, 60, 90, 180, 365 or custom
 	MaxKeyLifetimeDaysCustom string // max_key_lifetime_days_custom
+	LeakAction               string // leak_action: revoke or notify
 }
 
 // Presets of the day-count policies.
@@ -44,6 +45,7 @@ func TeamSettingsValuesOf(s model.TeamSettings) TeamSettingsValues {
 	var v TeamSettingsValues
 	v.RotationDays, v.RotationDaysCustom = presetValue(s.RotationDays, RotationPresets)
 	v.MaxKeyLifetimeDays, v.MaxKeyLifetimeDaysCustom = presetValue(s.MaxKeyLifetimeDays, LifetimePresets)
+	v.LeakAction = s.LeakAction
 	return v
 }
 
@@ -57,6 +59,14 @@ func presetValue(days int, presets []int) (choice, custom string) {
 		}
 	}
 	return PolicyCustom, strconv.Itoa(days)
+}
+
+// leakActionText describes the leak action for the read-only view.
+func leakActionText(a string) string {
+	if a == model.LeakNotify {
+		return "Only tell the team; the key keeps working"
+	}
+	return "Revoke it at once"
 }
 
 // policyText describes a day-count policy for the read-only view.

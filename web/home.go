@@ -18,6 +18,8 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.POST("/login", s.handleLogin)
 	e.POST("/logout", s.handleLogout)
 	e.POST("/teams/switch", s.handleTeamSwitch, s.requireUser)
+	e.GET("/auth/oidc/login", s.handleOIDCLogin)
+	e.GET("/auth/oidc/callback", s.handleOIDCCallback)
 	e.GET("/invitations/:token", s.handleInvitationForm)
 	e.POST("/invitations/:token", s.handleInvitationAccept)
 	e.GET("/password/forgot", s.handleForgotPasswordForm)

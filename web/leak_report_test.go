@@ -204,3 +204,58 @@ func TestReportLeakTimingIsUniform(t *testing.T) {
 		t.Fatalf("reports of existing keys take %.2f× as long as reports of unknown ones (medians %s and %s): the timing is an oracle", ratio, mf, mn)
 	}
 }
+
+// TestTeamLeakActionSetting: Settings → Team offers the leak action to
+// owners (revoke by default), refuses another value, and shows it
+// read-only to admins, who cannot change it.
+func TestTeamLeakActionSetting(t *testing.T) {
+	app := newAPIApp(t)
+	ctx := context.Background()
+	cl := app.client(t)
+	cl.login(t, "owner@example.com", testPassword)
+	page := cl.get(t, "/settings/team")
+	page.wantStatus(t, http.StatusOK)
+	if !hasAttr(page.first(t, `input[name="leak_action"][value="revoke"]`), "checked") ||
+		hasAttr(page.first(t, `input[name="leak_action"][value="notify"]`), "checked") {
+		t.Fatal("a new team's leak action is not shown as revoke")
+	}
+	form := url.Values{"rotation_days": {"0"}, "max_key_lifetime_days": {"0"}}
+
+	before := takeSnapshot(t, app.dsn)
+	bad := url.Values{"leak_action": {"ignore"}}
+	for k, v := range form {
+		bad[k] = v
+	}
+	res := cl.postForm(t, "/settings/team", bad)
+	res.wantStatus(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(res.Body, "revoked or only reported") {
+		t.Fatal("no message for a bad leak action")
+	}
+	if d := before.diff(takeSnapshot(t, app.dsn)); d != "" {
+		t.Fatalf("a bad leak action changed the database:\n%s", d)
+	}
+
+	form.Set("leak_action", "notify")
+	cl.postForm(t, "/settings/team", form).wantRedirect(t, "/settings/team")
+	team, _ := app.store.FindTeamByID(ctx, app.team.ID)
+	if team.LeakAction != model.LeakNotify {
+		t.Fatalf("leak action %q after saving notify", team.LeakAction)
+	}
+	events, _ := app.store.FindAuditEvents(ctx, store.AuditFilter{TeamID: app.team.ID, Actions: []string{model.ActionTeamSettings}, Limit: 5})
+	if len(events) != 1 || events[0].Detail["leak_action"] == nil {
+		t.Fatalf("team.settings_changed does not record the leak action: %+v", events)
+	}
+
+	app.newMember(t, app.team.ID, "admin@example.com", model.RoleAdmin)
+	adm := app.client(t)
+	adm.login(t, "admin@example.com", testPassword)
+	page = adm.get(t, "/settings/team")
+	if got := page.text(t, `[data-policy="leak_action"]`); !strings.Contains(got, "Only tell the team") {
+		t.Fatalf("the admin's read-only leak action reads %q", got)
+	}
+	form.Set("leak_action", "revoke")
+	adm.postForm(t, "/settings/team", form).wantStatus(t, http.StatusForbidden)
+	if team, _ := app.store.FindTeamByID(ctx, app.team.ID); team.LeakAction != model.LeakNotify {
+		t.Fatal("an admin changed the leak action")
+	}
+}

@@ -329,7 +329,7 @@ func TestSecretScanningNotifyOnly(t *testing.T) {
 	signer := newScanSigner(t, "k1")
 	app := newAPIApp(t, withScanKeys(t, signer))
 	ctx := context.Background()
-	if _, err := app.store.UpdateTeamLeakAction(ctx, app.team.ID, model.LeakNotify, model.UserActor(app.owner, "")); err != nil {
+	if _, err := app.store.UpdateTeamSettings(ctx, app.team.ID, model.TeamSettings{LeakAction: model.LeakNotify}, model.UserActor(app.owner, "")); err != nil {
 		t.Fatal(err)
 	}
 	k, raw := app.key(t, app.team.ID, model.PermReadAll)

@@ -29,9 +29,18 @@ func (s *Server) handleLoginForm(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/setup")
 	}
 	noStore(c)
-	return render(c, http.StatusOK, views.LoginPage(views.LoginForm{
-		CSRF: csrfToken(c), Next: safeNext(c.QueryParam("next")), Notice: s.popFlash(c),
-	}))
+	f := s.loginForm(c, "", s.popFlash(c))
+	f.Next = safeNext(c.QueryParam("next"))
+	return render(c, http.StatusOK, views.LoginPage(f))
+}
+
+// loginForm is the sign-in page's form with the sign-in methods on offer.
+func (s *Server) loginForm(c echo.Context, email string, notice *views.Flash) views.LoginForm {
+	f := views.LoginForm{CSRF: csrfToken(c), Email: email, Notice: notice, SSOOnly: s.cfg.SSOOnly}
+	if s.cfg.OIDC.Enabled() {
+		f.SSOName = s.cfg.OIDC.Name
+	}
+	return f
 }
 
 // handleLogin serves POST /login. A wrong e-mail and a wrong password get
@@ -41,10 +50,11 @@ func (s *Server) handleLoginForm(c echo.Context) error {
 func (s *Server) handleLogin(c echo.Context) error {
 	noStore(c)
 	ctx := c.Request().Context()
-	f := views.LoginForm{
-		CSRF:  csrfToken(c),
-		Email: strings.TrimSpace(c.FormValue("email")),
-		Next:  safeNext(c.FormValue("next")),
+	f := s.loginForm(c, strings.TrimSpace(c.FormValue("email")), nil)
+	f.Next = safeNext(c.FormValue("next"))
+	if s.cfg.SSOOnly {
+		f.Notice = &views.Flash{Kind: "error", Message: "Password sign-in is turned off here: sign in with " + s.cfg.OIDC.Name + "."}
+		return render(c, http.StatusForbidden, views.LoginPage(f))
 	}
 	password := c.FormValue("password")
 	errs := model.FieldErrors{}

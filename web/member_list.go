@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,7 +54,22 @@ func memberRow(p *principal, m model.Membership) views.MemberRow {
 		ID: m.ID, Email: m.User.Email, Role: m.Role, Joined: m.CreatedAt,
 		IsYou:   m.UserID == p.User.ID,
 		CanEdit: p.Membership.Role == model.RoleOwner || m.Role != model.RoleOwner,
+		SignIn:  signInLabel(m.SignInMethods),
 	}
+}
+
+// signInLabel says how a user signs in, for the Members page.
+func signInLabel(methods []string) string {
+	var parts []string
+	for _, m := range methods {
+		switch m {
+		case model.SignInPassword:
+			parts = append(parts, "Password")
+		case model.SignInSSO:
+			parts = append(parts, "Single sign-on")
+		}
+	}
+	return strings.Join(parts, " and ")
 }
 
 // findMember returns the current team's membership named by the :id

@@ -16,6 +16,9 @@ import (
 
 // handleForgotPasswordForm serves GET /password/forgot.
 func (s *Server) handleForgotPasswordForm(c echo.Context) error {
+	if s.cfg.SSOOnly {
+		return echo.ErrNotFound
+	}
 	noStore(c)
 	return render(c, http.StatusOK, views.ForgotPasswordPage(views.ForgotPasswordForm{CSRF: csrfToken(c)}))
 }
@@ -26,6 +29,9 @@ func (s *Server) handleForgotPasswordForm(c echo.Context) error {
 // response, in the background. The client's attempts spend the sign-in
 // limiter's per-IP budget, so the form cannot flood an inbox.
 func (s *Server) handleForgotPassword(c echo.Context) error {
+	if s.cfg.SSOOnly {
+		return echo.ErrNotFound
+	}
 	noStore(c)
 	f := views.ForgotPasswordForm{CSRF: csrfToken(c), Email: strings.TrimSpace(c.FormValue("email"))}
 	errs := model.FieldErrors{}
@@ -99,6 +105,9 @@ func (s *Server) resetTokenUser(c echo.Context) (string, model.User, error) {
 
 // handleResetPasswordForm serves GET /password/reset/:token.
 func (s *Server) handleResetPasswordForm(c echo.Context) error {
+	if s.cfg.SSOOnly {
+		return echo.ErrNotFound
+	}
 	noStore(c)
 	token, u, err := s.resetTokenUser(c)
 	if model.ErrorCode(err) == model.ENOTFOUND {
@@ -114,6 +123,9 @@ func (s *Server) handleResetPasswordForm(c echo.Context) error {
 // confirm_password): it sets the new password, uses up the link, ends every
 // session of the user (this browser's too) and sends them to sign in.
 func (s *Server) handleResetPassword(c echo.Context) error {
+	if s.cfg.SSOOnly {
+		return echo.ErrNotFound
+	}
 	noStore(c)
 	token, u, err := s.resetTokenUser(c)
 	if model.ErrorCode(err) == model.ENOTFOUND {

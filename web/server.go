@@ -66,6 +66,8 @@ type Server struct {
 	closers  []func(ctx context.Context) error
 	// acc is sign-in state: sessions, the login limiter (web/session.go).
 	acc *accounts
+	// sso is the single sign-on provider, once discovered (web/oidc.go).
+	sso ssoProvider
 	// keyForms remembers used create-key form tokens (web/key_create.go).
 	keyForms *formTokens
 	// The /v1 API's key checks, last-used recording and limits (web/api_routes.go).

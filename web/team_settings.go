@@ -86,10 +86,18 @@ func parseTeamSettingsForm(form url.Values) (views.TeamSettingsValues, model.Tea
 		RotationDaysCustom:       strings.TrimSpace(form.Get("rotation_days_custom")),
 		MaxKeyLifetimeDays:       strings.TrimSpace(form.Get("max_key_lifetime_days")),
 		MaxKeyLifetimeDaysCustom: strings.TrimSpace(form.Get("max_key_lifetime_days_custom")),
+		LeakAction:               strings.TrimSpace(form.Get("leak_action")),
 	}
 	var set model.TeamSettings
 	set.RotationDays = policyDays(fe, "rotation_days", v.RotationDays, v.RotationDaysCustom, views.RotationPresets)
 	set.MaxKeyLifetimeDays = policyDays(fe, "max_key_lifetime_days", v.MaxKeyLifetimeDays, v.MaxKeyLifetimeDaysCustom, views.LifetimePresets)
+	// Absent: keep the team's action (a form without the Leaked keys section).
+	if _, sent := form["leak_action"]; sent {
+		if !model.ValidLeakAction(v.LeakAction) {
+			fe.Add("leak_action", "Choose whether a key found in public is revoked or only reported.")
+		}
+		set.LeakAction = v.LeakAction
+	}
 	return v, set, fe
 }
 

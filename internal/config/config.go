@@ -48,6 +48,10 @@ type Config struct {
 	// answers and requests slower than AccessLogSlow.
 	AccessLog     string
 	AccessLogSlow time.Duration
+	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
+	// OIDC is single sign-on (internal/config/oidc.go).
+	SSOOnly bool
+	OIDC    OIDC
 	// Routes maps gateway paths to resources and public paths (the scopes
 	// file's routes: and public:); empty without a scopes file.
 	Routes *model.RouteTable
@@ -239,6 +243,7 @@ func build(get func(string) string) (*Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.buildAccounts(get)...)
 	return c, errors.Join(errs...)
 }
 

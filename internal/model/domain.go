@@ -52,6 +52,9 @@ type User struct {
 	// MustChangePassword is set for accounts whose password someone else
 	// chose (a generated one): they set their own at the next sign-in.
 	MustChangePassword bool
+	// OIDCSubject links the account to an identity at the single sign-on
+	// provider ("" for none).
+	OIDCSubject string `gorm:"column:oidc_subject" json:"-"`
 }
 
 // TableName tells GORM the table of User.
@@ -76,7 +79,7 @@ type Team struct {
 
 // Settings returns the team's settings as Settings → Team edits them.
 func (t Team) Settings() TeamSettings {
-	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays}
+	return TeamSettings{RotationDays: t.RotationDays, MaxKeyLifetimeDays: t.MaxKeyLifetimeDays, LeakAction: t.LeakAction}
 }
 
 // MaxTeamPolicyDays bounds rotation_days and max_key_lifetime_days (ten years).
@@ -89,10 +92,13 @@ const MaxTeamPolicyDays = 3650
 type TeamSettings struct {
 	RotationDays       int
 	MaxKeyLifetimeDays int
+	// LeakAction is what happens to a key found in public: LeakRevoke or
+	// LeakNotify; "" keeps the team's current action.
+	LeakAction string
 }
 
 // Validate checks the settings. It returns EINVALID with the fields
-// rotation_days and max_key_lifetime_days.
+// rotation_days, max_key_lifetime_days and leak_action.
 func (s TeamSettings) Validate() error {
 	fe := FieldErrors{}
 	if s.RotationDays < 0 || s.RotationDays > MaxTeamPolicyDays {
@@ -100,6 +106,9 @@ func (s TeamSettings) Validate() error {
 	}
 	if s.MaxKeyLifetimeDays < 0 || s.MaxKeyLifetimeDays > MaxTeamPolicyDays {
 		fe.Add("max_key_lifetime_days", "Enter a number of days from 1 to 3650, or allow any lifetime.")
+	}
+	if s.LeakAction != "" && !ValidLeakAction(s.LeakAction) {
+		fe.Add("leak_action", "Choose whether a key found in public is revoked or only reported.")
 	}
 	return fe.Err()
 }
@@ -151,6 +160,9 @@ type Membership struct {
 	// Filled by the store's Find methods.
 	Team Team `gorm:"-"`
 	User User `gorm:"-"`
+	// SignInMethods says how the user signs in (SignInPassword,
+	// SignInSSO); filled by the store's Find methods.
+	SignInMethods []string `gorm:"-"`
 }
 
 // TableName tells GORM the table of Membership.
@@ -192,7 +204,6 @@ const (
 	ActionTeamSettings       = "team.settings_changed"
 	ActionKeyLeaked          = "api_key.leaked"
 	ActionKeyLeakAcked       = "api_key.leak_acknowledged"
-	ActionTeamLeakAction     = "team.leak_action_changed"
 	ActionMemberAdded        = "member.added"
 	ActionMemberRoleChanged  = "member.role_changed"
 	ActionMemberRemoved      = "member.removed"

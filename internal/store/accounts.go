@@ -162,16 +162,25 @@ type membershipRow struct {
 	Email         string
 	TeamName      string
 	UserCreatedAt string `gorm:"-"`
+	HasPassword   bool
+	HasSSO        bool
 }
 
 func (r membershipRow) toModel() model.Membership {
 	m := r.Membership
 	m.User = model.User{ID: m.UserID, Email: r.Email}
 	m.Team = model.Team{ID: m.TeamID, Name: r.TeamName}
+	if r.HasPassword {
+		m.SignInMethods = append(m.SignInMethods, model.SignInPassword)
+	}
+	if r.HasSSO {
+		m.SignInMethods = append(m.SignInMethods, model.SignInSSO)
+	}
 	return m
 }
 
-const membershipSelect = "memberships.*, users.email AS email, teams.name AS team_name"
+const membershipSelect = "memberships.*, users.email AS email, teams.name AS team_name, " +
+	"users.password_hash <> '' AS has_password, users.oidc_subject <> '' AS has_sso"
 const membershipJoins = "JOIN users ON users.id = memberships.user_id JOIN teams ON teams.id = memberships.team_id"
 
 func (s *Store) findMemberships(ctx context.Context, where string, args ...any) ([]model.Membership, error) {

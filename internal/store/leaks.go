@@ -261,29 +261,3 @@ func (s *Store) AcknowledgeLeaks(ctx context.Context, teamID, through int64, act
 	})
 	return n, err
 }
-
-// UpdateTeamLeakAction sets what happens to the team's keys found in public
-// (model.LeakRevoke or model.LeakNotify) and writes team.leak_action_changed.
-// It returns EINVALID for another value and ENOTFOUND for an unknown team.
-func (s *Store) UpdateTeamLeakAction(ctx context.Context, teamID int64, action string, actor model.Actor) (model.Team, error) {
-	if !model.ValidLeakAction(action) {
-		return model.Team{}, model.Errorf(model.EINVALID, "The leak action must be revoke or notify.")
-	}
-	var team model.Team
-	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.Where("id = ?", teamID).Take(&team).Error; err != nil {
-			return err
-		}
-		if team.LeakAction == action {
-			return nil
-		}
-		from := team.LeakAction
-		team.LeakAction = action
-		if err := tx.Model(&model.Team{}).Where("id = ?", teamID).Update("leak_action", action).Error; err != nil {
-			return err
-		}
-		return tx.audit(teamID, actor, model.ActionTeamLeakAction, "", team.Name,
-			map[string]any{"leak_action": map[string]string{"from": from, "to": action}})
-	})
-	return team, err
-}

@@ -28,11 +28,15 @@ func TestRecordLeaks(t *testing.T) {
 		if other.LeakAction != model.LeakRevoke {
 			t.Fatalf("a new team's leak action is %q, want revoke", other.LeakAction)
 		}
-		if _, err := st.UpdateTeamLeakAction(ctx, other.ID, "ignore", model.UserActor(owner, "")); model.ErrorCode(err) != model.EINVALID {
+		if _, err := st.UpdateTeamSettings(ctx, other.ID, model.TeamSettings{LeakAction: "ignore"}, model.UserActor(owner, "")); model.ErrorCode(err) != model.EINVALID {
 			t.Fatalf("leak action ignore: %v, want EINVALID", err)
 		}
-		if _, err := st.UpdateTeamLeakAction(ctx, other.ID, model.LeakNotify, model.UserActor(owner, "")); err != nil {
-			t.Fatal(err)
+		// "" keeps the action: the team is still on revoke.
+		if tm, err := st.UpdateTeamSettings(ctx, other.ID, model.TeamSettings{RotationDays: 90}, model.UserActor(owner, "")); err != nil || tm.LeakAction != model.LeakRevoke {
+			t.Fatalf("settings without a leak action: %+v, %v", tm, err)
+		}
+		if tm, err := st.UpdateTeamSettings(ctx, other.ID, model.TeamSettings{RotationDays: 90, LeakAction: model.LeakNotify}, model.UserActor(owner, "")); err != nil || tm.LeakAction != model.LeakNotify {
+			t.Fatalf("leak action notify: %+v, %v", tm, err)
 		}
 		k1, raw1 := newKey(t, acme.ID, "acme key", model.PermReadAll, nil)
 		k2, raw2 := newKey(t, other.ID, "other key", model.PermReadAll, nil)

@@ -193,7 +193,7 @@ func TestTeamSettingsAndLifetimePolicy(t *testing.T) {
 			t.Fatalf("update settings: %+v, %v", team, err)
 		}
 		found, err := st.FindTeamByID(ctx, acme.ID)
-		if err != nil || found.Settings() != (model.TeamSettings{RotationDays: 90, MaxKeyLifetimeDays: 30}) {
+		if err != nil || found.Settings() != (model.TeamSettings{RotationDays: 90, MaxKeyLifetimeDays: 30, LeakAction: model.LeakRevoke}) {
 			t.Fatalf("stored settings: %+v, %v", found, err)
 		}
 		evs, err := st.FindAuditEvents(ctx, store.AuditFilter{TeamID: acme.ID, Actions: []string{model.ActionTeamSettings}})

@@ -18,6 +18,7 @@ func teamSettingColumns(s model.TeamSettings) []struct {
 	}{
 		{"rotation_days", s.RotationDays},
 		{"max_key_lifetime_days", s.MaxKeyLifetimeDays},
+		{"leak_action", s.LeakAction},
 	}
 }
 
@@ -41,6 +42,9 @@ func (s *Store) UpdateTeamSettings(ctx context.Context, teamID int64, set model.
 				return model.Errorf(model.ENOTFOUND, "Team not found.")
 			}
 			return err
+		}
+		if set.LeakAction == "" {
+			set.LeakAction = team.LeakAction
 		}
 		before := teamSettingColumns(team.Settings())
 		changes := map[string]any{}

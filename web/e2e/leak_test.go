@@ -101,4 +101,18 @@ func TestLeakedKeys(t *testing.T) {
 	if !tb.visible(".leak-banner") {
 		t.Fatal("the mark on the key went away with the notice")
 	}
+
+	// Settings → Team: the owner switches the leak action to notify only.
+	tb.open("/settings/team")
+	tb.waitPage("/settings/team")
+	tb.click(`input[name="leak_action"][value="notify"]`)
+	tb.axe("Settings → Team with the leak action")
+	tb.click(`form.team-settings button[type=submit]`)
+	tb.waitJS("the settings saved", `location.pathname === "/settings/team" && document.readyState === "complete" && document.querySelector("#flash .notice-success")`)
+	if got, err := srv.store.FindTeamByID(ctx, team.ID); err != nil || got.LeakAction != model.LeakNotify {
+		t.Fatalf("leak action after saving notify: %q, %v", got.LeakAction, err)
+	}
+	if !eval[bool](tb, `document.querySelector('input[name="leak_action"][value="notify"]').checked`) {
+		t.Fatal("the saved leak action is not shown")
+	}
 }

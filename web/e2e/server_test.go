@@ -82,7 +82,9 @@ func (b *syncBuffer) String() string {
 // server is keyward served in-process on 127.0.0.1 over plain HTTP, on a
 // fresh, migrated PostgreSQL database.
 type server struct {
-	URL     string
+	URL string
+	// cfg may be changed before the first request (single sign-on).
+	cfg     *config.Config
 	store   *store.Store
 	catalog *model.Catalog
 	clock   *clock
@@ -141,7 +143,7 @@ func startServer(t *testing.T) *server {
 			t.Errorf("closing the server: %v", err)
 		}
 	})
-	return &server{URL: "http://" + ln.Addr().String(), store: st, catalog: catalog, clock: clk, logs: logs}
+	return &server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, catalog: catalog, clock: clk, logs: logs}
 }
 
 // setup creates the first OWNER and team directly in the store.
