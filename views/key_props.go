@@ -1,6 +1,8 @@
 package views
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -121,6 +123,31 @@ type KeyFormValues struct {
 	Access    map[string]string
 	Expires   string // never, 7d, 30d, 60d, 90d, custom, keep (edit)
 	ExpiresAt string // YYYY-MM-DD with custom
+	// Restrictions, as typed: allowed_ips and allowed_referrers one entry
+	// per line, rate_limit (empty: none) with rate_period, quota (empty:
+	// none) with quota_refill (none|day|month) and quota_refill_amount.
+	AllowedIPs        string
+	AllowedReferrers  string
+	RateLimit         string
+	RatePeriod        string
+	Quota             string
+	QuotaRefill       string
+	QuotaRefillAmount string
+	// Preview is the restrictions in one sentence ("" when none or invalid).
+	Preview string
+}
+
+// HasRestrictions reports whether any restriction field is filled, so the
+// form's Restrictions section opens.
+func (v KeyFormValues) HasRestrictions() bool {
+	return strings.TrimSpace(v.AllowedIPs+v.AllowedReferrers+v.RateLimit+v.Quota) != ""
+}
+
+// RestrictionPreview is the live preview under the Restrictions section:
+// the sentence, or what is wrong.
+type RestrictionPreview struct {
+	Sentence string
+	Problem  string
 }
 
 // KeyForm is the create or edit form, as a dialog (htmx) or a page.
@@ -195,10 +222,67 @@ type KeyDetails struct {
 	// Refused is the calls refused since the key was revoked or expired
 	// (views/key_activity.go).
 	Refused RefusedCalls
+	// RefusedToday counts today's (UTC) refused calls by reason.
+	RefusedToday model.RefusedCounts
+	// QuotaLeft is about what is left of the key's quota (with a quota).
+	QuotaLeft int64
 	// RotationDays is the team's rotation policy (0: off).
 	RotationDays int
 	// Leaks are the places where the key was found in public, newest first.
 	Leaks []model.KeyLeak
+}
+
+// Restrictions is the key's restrictions.
+func (d KeyDetails) Restrictions() model.Restrictions { return d.Key.Restrictions() }
+
+// NextRefill is when the key's quota is next refilled (zero: never).
+func (d KeyDetails) NextRefill() time.Time {
+	if q := d.Key.Restrictions().Quota; q != nil {
+		return model.NextRefill(q.RefillPeriod, d.Now)
+	}
+	return time.Time{}
+}
+
+// RefusalLine is one reason's count of refused calls today.
+type RefusalLine struct {
+	Count int64
+	Text  string
+}
+
+// RefusalsToday lists today's refused calls by reason, reasons without
+// refusals left out: "312 calls refused by rate limit today".
+func (d KeyDetails) RefusalsToday() []RefusalLine {
+	c := d.RefusedToday
+	var out []RefusalLine
+	for _, r := range []struct {
+		n    int64
+		what string
+	}{
+		{c.IP, "IP allowlist"}, {c.Referrer, "referrer rules"}, {c.Rate, "rate limit"}, {c.Quota, "quota"},
+		{c.Revoked, "revocation"}, {c.Expired, "expiry"},
+	} {
+		if r.n > 0 {
+			calls := "calls"
+			if r.n == 1 {
+				calls = "call"
+			}
+			out = append(out, RefusalLine{Count: r.n, Text: fmt.Sprintf("%s %s refused by %s today", groupThousands(r.n), calls, r.what)})
+		}
+	}
+	return out
+}
+
+// groupThousands writes n with thousands separators.
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // KeyConfirm is the revoke or delete confirmation.
@@ -331,7 +415,27 @@ func keyEventChanges(ev model.AuditEvent) []string {
 	if m, ok := ev.Detail["expires_at"].(map[string]any); ok {
 		out = append(out, "Expiry: "+expiryText(m["from"])+" → "+expiryText(m["to"]))
 	}
+	if m, ok := ev.Detail["restrictions"].(map[string]any); ok {
+		out = append(out, "Restrictions: "+restrictionText(m["from"])+" → "+restrictionText(m["to"]))
+	}
 	return out
+}
+
+// restrictionText describes restrictions as an audit event's detail holds
+// them (decoded JSON).
+func restrictionText(v any) string {
+	var r model.Restrictions
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil {
+		return "?"
+	}
+	if d := r.Describe(); d != "" {
+		return strings.TrimSuffix(d, ".")
+	}
+	return "none"
 }
 
 func str(v any) string {

@@ -117,11 +117,16 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 
 // authenticate is the one key check of every path that takes a key (the
 // /v1 API and the gateway): one credential, checked for shape and checksum
-// before any cache or database work, then verified (cached). Missing,
-// malformed, unknown, expired and revoked keys all get the same 401; each
-// failure spends a token of the client IP, and an IP out of tokens gets
-// 429. A store outage on an uncached key is 503. Every accepted request,
-// and every refused real key, is recorded for last-used and usage counts.
+// before any cache or database work, then verified (cached) and held to
+// its restrictions, all through verify.Authorize, the one enforcement
+// point. Missing, malformed, unknown, expired and revoked keys all get the
+// same 401; each such failure spends a token of the client IP, and an IP
+// out of tokens gets 429. A restriction refuses with 403 ip_not_allowed or
+// referrer_not_allowed, or 429 rate_limited or quota_exceeded (with the
+// RateLimit headers, also set on accepted requests of limited keys). A
+// store outage on an uncached key is 503. Uses and refusals are counted
+// by Authorize. The caller checks the scope next (requireScope, the
+// gateway's checkScope), which keeps Authorize's order.
 func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 	ip := c.RealIP()
 	now := s.now()
@@ -130,17 +135,17 @@ func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 	}
 	raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 	if err == nil {
-		var k *verify.Verified
-		k, err = s.verifier.Check(c.Request().Context(), raw)
-		if err == nil {
-			s.recorder.Record(k.ID(), ip, now)
-			return k, nil
-		}
-		if k != nil {
-			s.recorder.RecordRefused(k.ID(), ip, now)
-		}
-		if model.ErrorCode(err) == model.EUNAUTHORIZED {
+		d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
+		switch d.Code {
+		case verify.OK:
+			s.rateHeaders(c.Response().Header(), d)
+			return d.Key, nil
+		case verify.Invalid:
 			err = errInvalidKey
+		case verify.Unavailable:
+			err = d.Err
+		default:
+			return nil, s.refusal(c, d)
 		}
 	}
 	if model.ErrorCode(err) == model.EUNAUTHORIZED {

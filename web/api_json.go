@@ -34,6 +34,7 @@ type apiKeyJSON struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	LastUsedIP  *string    `json:"last_used_ip"`
+	model.Restrictions
 	// RolledFrom and ReplacedBy link a rolled key and its successor.
 	RolledFrom *string `json:"rolled_from"`
 	ReplacedBy *string `json:"replaced_by"`
@@ -45,6 +46,7 @@ func toAPIKey(k model.APIKey, now time.Time) apiKeyJSON {
 		Permission: string(k.PermissionSet), Scopes: k.Permission().ScopeStrings(), Status: string(k.Status(now)),
 		ExpiresAt: utc(k.ExpiresAt), RevokedAt: utc(k.RevokedAt), CreatedBy: k.CreatedBy,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(), LastUsedAt: utc(k.LastUsedAt),
+		Restrictions: k.Restrictions(),
 	}
 	if k.LastUsedIP != "" {
 		j.LastUsedIP = &k.LastUsedIP

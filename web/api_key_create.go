@@ -17,6 +17,11 @@ type apiKeyCreateBody struct {
 	Permission  string      `json:"permission"`
 	Scopes      []string    `json:"scopes"`
 	ExpiresAt   expiryField `json:"expires_at"`
+	// Restrictions, all optional.
+	AllowedIPs       []string         `json:"allowed_ips"`
+	AllowedReferrers []string         `json:"allowed_referrers"`
+	RateLimit        *model.RateLimit `json:"rate_limit"`
+	Quota            *model.Quota     `json:"quota"`
 }
 
 // expiryField is expires_at on create: absent (DefaultKeyLifetime from
@@ -63,8 +68,9 @@ type apiKeyCreatedJSON struct {
 // key's team (environment live unless given) and answers 201 with the raw
 // key in "key", uncacheable; it is never shown again. Without expires_at
 // the key expires in 90 days, like the dashboard's; null or "never" makes
-// one that never expires. A key can only create
-// keys within its own permission (403 otherwise).
+// one that never expires. A key can only create keys within its own
+// permission (403 otherwise). Restrictions (allowed_ips, allowed_referrers,
+// rate_limit, quota) are optional.
 func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	var b apiKeyCreateBody
 	if err := decodeJSON(c, &b); err != nil {
@@ -74,11 +80,12 @@ func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 		b.Environment = model.EnvLive
 	}
 	now := s.now().UTC()
+	r, rerr := ValidRestrictions(apiRestrictionInput(b.AllowedIPs, b.AllowedReferrers, b.RateLimit, b.Quota))
 	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
 		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
-		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt.expiresAt(now),
+		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt.expiresAt(now), Restrictions: &r,
 	}, now)
-	if err != nil {
+	if err = joinInvalid(err, rerr); err != nil {
 		return err
 	}
 	act := keyActor(c)

@@ -414,12 +414,12 @@ func TestAPIVerifyEndpoint(t *testing.T) {
 	if v := verdict(map[string]string{"key": raw}); !v.Valid {
 		t.Fatalf("without a scope: %+v", v)
 	}
-	if v := verdict(map[string]string{"key": raw, "scope": "invoices:write"}); v.Valid || v.Code != verifyInsufficientScope {
+	if v := verdict(map[string]string{"key": raw, "scope": "invoices:write"}); v.Valid || v.Code != "INSUFFICIENT_SCOPE" {
 		t.Fatalf("missing scope: %+v", v)
 	}
 	for name, key := range map[string]string{"revoked": revoked, "another team's": foreign, "unknown": unknown,
 		"bad checksum": badChecksum(raw), "empty": ""} {
-		if v := verdict(map[string]string{"key": key, "scope": "invoices:read"}); v.Valid || v.Code != verifyInvalid {
+		if v := verdict(map[string]string{"key": key, "scope": "invoices:read"}); v.Valid || v.Code != "INVALID" {
 			t.Fatalf("%s key: %+v", name, v)
 		}
 	}

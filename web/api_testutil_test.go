@@ -32,6 +32,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/testdb"
@@ -59,6 +60,7 @@ type apiAppSettings struct {
 	noSetup  bool
 	cacheTTL time.Duration
 	extra    func(*echo.Echo)
+	rates    *limit.Rates
 }
 
 type apiAppOption func(*apiAppSettings)
@@ -75,6 +77,10 @@ func withListener() apiAppOption { return func(s *apiAppSettings) { s.listen = t
 func withExtraRoutes(fn func(*echo.Echo)) apiAppOption {
 	return func(s *apiAppSettings) { s.extra = fn }
 }
+
+// withRates gives the app's verifier a rate limiter (one sharing limits
+// through Redis, say).
+func withRates(r *limit.Rates) apiAppOption { return func(s *apiAppSettings) { s.rates = r } }
 
 // withAPIConfig edits the configuration.
 func withAPIConfig(fn func(*config.Config)) apiAppOption {
@@ -115,7 +121,7 @@ func newAPIApp(t testing.TB, opts ...apiAppOption) *apiApp {
 	if set.editCfg != nil {
 		set.editCfg(cfg)
 	}
-	v := verify.New(st, verify.Options{TTL: cfg.CacheTTL, Now: set.clock.Now})
+	v := verify.New(st, verify.Options{TTL: cfg.CacheTTL, Now: set.clock.Now, Rates: set.rates})
 	rec := verify.NewRecorder(st, log)
 	srv, err := New(cfg, st, Options{Now: set.clock.Now, Logger: log, Verifier: v, Recorder: rec, Extra: set.extra})
 	if err != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,14 @@ func parseKeyForm(form url.Values, c *model.Catalog, now time.Time, editing bool
 		Access:      map[string]string{},
 		Expires:     strings.TrimSpace(form.Get("expires")),
 		ExpiresAt:   strings.TrimSpace(form.Get("expires_at")),
+
+		AllowedIPs:        form.Get("allowed_ips"),
+		AllowedReferrers:  form.Get("allowed_referrers"),
+		RateLimit:         strings.TrimSpace(form.Get("rate_limit")),
+		RatePeriod:        strings.TrimSpace(form.Get("rate_period")),
+		Quota:             strings.TrimSpace(form.Get("quota")),
+		QuotaRefill:       strings.TrimSpace(form.Get("quota_refill")),
+		QuotaRefillAmount: strings.TrimSpace(form.Get("quota_refill_amount")),
 	}
 	d.Input = KeyInput{Name: v.Name, Environment: v.Environment, Permission: model.PermissionSet(v.Permission)}
 
@@ -74,8 +83,54 @@ func parseKeyForm(form url.Values, c *model.Catalog, now time.Time, editing bool
 	}
 
 	d.Input.ExpiresAt, d.KeepExpiry = parseExpiry(d.Errors, v.Expires, v.ExpiresAt, now, editing)
+	// A form without the Restrictions section (an older page) leaves the
+	// restrictions as they are; an emptied section removes them.
+	if hasAny(form, "allowed_ips", "allowed_referrers", "rate_limit", "quota") {
+		r, err := parseRestrictionForm(v)
+		if err != nil {
+			addField(d.Errors, "allowed_ips", err)
+		} else {
+			d.Input.Restrictions = &r
+			v.Preview = r.Describe()
+		}
+	}
 	d.Values = v
 	return d
+}
+
+// parseRestrictionForm reads the form's Restrictions section: textareas
+// one entry per line (so messages name the line), numbers that may be
+// empty (no limit). Errors are EINVALID with the fields' names.
+func parseRestrictionForm(v views.KeyFormValues) (model.Restrictions, error) {
+	fe := model.FieldErrors{}
+	in := RestrictionInput{
+		AllowedIPs:       strings.Split(strings.ReplaceAll(v.AllowedIPs, "\r\n", "\n"), "\n"),
+		AllowedReferrers: strings.Split(strings.ReplaceAll(v.AllowedReferrers, "\r\n", "\n"), "\n"),
+		RatePeriod:       v.RatePeriod,
+		QuotaRefill:      v.QuotaRefill,
+	}
+	number := func(field, s, what string) *int64 {
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			fe.Add(field, "Enter the "+what+" as a whole number, or leave it empty.")
+			return nil
+		}
+		return &n
+	}
+	in.RateLimit = number("rate_limit", v.RateLimit, "rate limit")
+	in.Quota = number("quota", v.Quota, "quota")
+	if in.Quota != nil && in.QuotaRefill != "" && in.QuotaRefill != "none" {
+		if n := number("quota_refill_amount", v.QuotaRefillAmount, "refill amount"); n != nil {
+			in.QuotaRefillAmount = *n
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return model.Restrictions{}, err
+	}
+	return ValidRestrictions(in)
 }
 
 // accessScopes turns access.<resource> fields into scope strings, in
@@ -183,5 +238,28 @@ func editKeyFormValues(k model.APIKey) views.KeyFormValues {
 		v.Expires = expiresKeep
 		v.ExpiresAt = k.ExpiresAt.UTC().Format("2006-01-02")
 	}
+	r := k.Restrictions()
+	v.AllowedIPs = strings.Join(r.AllowedIPs, "\n")
+	v.AllowedReferrers = strings.Join(r.AllowedReferrers, "\n")
+	if r.RateLimit != nil {
+		v.RateLimit, v.RatePeriod = strconv.FormatInt(r.RateLimit.Limit, 10), r.RateLimit.Period
+	}
+	if r.Quota != nil {
+		v.Quota, v.QuotaRefill = strconv.FormatInt(r.Quota.Remaining, 10), r.Quota.RefillPeriod
+		if r.Quota.RefillAmount > 0 {
+			v.QuotaRefillAmount = strconv.FormatInt(r.Quota.RefillAmount, 10)
+		}
+	}
+	v.Preview = r.Describe()
 	return v
+}
+
+// hasAny reports whether the form carries any of the fields.
+func hasAny(form url.Values, fields ...string) bool {
+	for _, f := range fields {
+		if _, ok := form[f]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -30,6 +30,9 @@ type KeyInput struct {
 	Scopes []string
 	// ExpiresAt is when the key stops working; nil means never.
 	ExpiresAt *time.Time
+	// Restrictions, validated by ValidRestrictions; nil means none on a
+	// new key and no change on an edit.
+	Restrictions *model.Restrictions
 }
 
 // NewKey validates in and builds a new key of the team: public id, hash and
@@ -54,7 +57,7 @@ func NewKey(c *model.Catalog, prefix string, teamID int64, in KeyInput, now time
 	if err != nil {
 		return model.APIKey{}, "", model.Wrap(model.EINTERNAL, err, "")
 	}
-	return model.APIKey{
+	k = model.APIKey{
 		PublicID:      keys.NewPublicID("key"),
 		TeamID:        teamID,
 		Name:          name,
@@ -64,7 +67,13 @@ func NewKey(c *model.Catalog, prefix string, teamID int64, in KeyInput, now time
 		PermissionSet: perm.Set,
 		Scopes:        storedScopes(perm),
 		ExpiresAt:     exp,
-	}, raw, nil
+	}
+	var r model.Restrictions
+	if in.Restrictions != nil {
+		r = *in.Restrictions
+	}
+	k.SetRestrictions(r, now)
+	return k, raw, nil
 }
 
 // EditKey validates a complete edit (name, permission and expiry, as the
@@ -80,7 +89,7 @@ func EditKey(c *model.Catalog, in KeyInput, now time.Time) (model.KeyUpdate, err
 	if err := fe.Err(); err != nil {
 		return model.KeyUpdate{}, err
 	}
-	return model.KeyUpdate{Name: &name, Permission: &perm, SetExpiry: true, ExpiresAt: exp}, nil
+	return model.KeyUpdate{Name: &name, Permission: &perm, SetExpiry: true, ExpiresAt: exp, Restrictions: in.Restrictions}, nil
 }
 
 // ValidKeyName trims name and checks that it has 1 to model.MaxKeyNameLen

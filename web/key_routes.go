@@ -21,6 +21,7 @@ import "github.com/labstack/echo/v4"
 //	GET    /settings/api-keys/:id/delete   handleKeyDeleteConfirm
 //	POST   /settings/api-keys/:id/delete   handleKeyDelete
 //	DELETE /settings/api-keys/:id          handleKeyDelete
+//	POST   /settings/api-keys/restrictions/preview  handleRestrictionPreview
 func (s *Server) keyRoutes(e *echo.Echo) {
 	s.keyForms = newFormTokens()
 	g := e.Group("/settings/api-keys", s.requireManager)
@@ -40,4 +41,5 @@ func (s *Server) keyRoutes(e *echo.Echo) {
 	g.GET("/:id/delete", s.handleKeyDeleteConfirm)
 	g.POST("/:id/delete", s.handleKeyDelete)
 	g.DELETE("/:id", s.handleKeyDelete)
+	g.POST("/restrictions/preview", s.handleRestrictionPreview)
 }

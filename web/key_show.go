@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,7 +14,8 @@ const keyTrailLimit = 100
 
 // handleKeyShow serves GET /settings/api-keys/:id: every field of the key
 // with exact times, its scopes, its requests per day over the last 30 days
-// and its audit trail. Another team's key id
+// its audit trail, its restrictions with the quota left and today's
+// refusals by reason. Another team's key id
 // answers 404.
 func (s *Server) handleKeyShow(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -43,9 +45,21 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), views.KeyDetails{
+	d := views.KeyDetails{
 		Key: k, Events: events, Resources: s.catalog.Resources(), Now: now, CSRF: csrfToken(c),
 		Usage:   views.UsageChart{Days: views.DailySeries(usage, first, now), Slots: views.ChartDays},
 		Refused: refused, Leaks: leaks, RotationDays: team.RotationDays,
-	}))
+	}
+	today := now.Truncate(24 * time.Hour)
+	for _, u := range usage {
+		if u.Day.Equal(today) {
+			d.RefusedToday = u.RefusedBy
+		}
+	}
+	if k.QuotaRemaining != nil {
+		// What the database holds, plus what this instance leased and has
+		// not spent yet.
+		d.QuotaLeft = *k.QuotaRemaining + s.verifier.QuotaLeased(k.ID)
+	}
+	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), d))
 }

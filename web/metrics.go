@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyward/keyward/internal/limit"
 )
 
 type metrics struct {
@@ -102,4 +104,34 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "OTHER"
+}
+
+// registerLimitMetrics exposes the rate limiter's Redis state: whether it
+// is falling back to per-instance limits, how many requests it decided in
+// process because Redis failed, and how many outages it saw.
+func (m *metrics) registerLimitMetrics(r *limit.Rates) {
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyward_ratelimit_shared",
+			Help: "1 when rate limits are shared through Redis (REDIS_URL set), else 0.",
+		}, func() float64 { return b2f(r.Shared()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyward_ratelimit_redis_fallback",
+			Help: "1 while Redis is unreachable and rate limits are per instance, else 0.",
+		}, func() float64 { return b2f(r.Degraded()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_ratelimit_fallback_decisions_total",
+			Help: "Rate-limit decisions made in process because Redis was unreachable.",
+		}, func() float64 { return float64(r.Fallbacks()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_ratelimit_redis_outages_total",
+			Help: "Times Redis stopped answering the rate limiter.",
+		}, func() float64 { return float64(r.Outages()) }),
+	)
 }

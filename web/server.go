@@ -113,12 +113,16 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	if s.recorder == nil {
 		s.recorder = verify.NewRecorder(st, s.log)
 	}
+	s.verifier.SetRecorder(s.recorder)
+	// At shutdown unspent quota leases go back to the database.
+	s.OnClose(s.verifier.Close)
 	s.OnClose(s.recorder.Close)
 	s.metrics = newMetrics()
 	s.ids = newRequestIDs()
 	s.secHeaders = securityHeaderSet(cfg.CookieSecure)
 	s.apiHeaders = apiHeaderSet(cfg.CookieSecure)
 	s.bodyLimit = middleware.BodyLimit("1M")
+	s.metrics.registerLimitMetrics(s.verifier.Rates())
 	acc, err := s.newAccounts()
 	if err != nil {
 		return nil, err

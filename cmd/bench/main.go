@@ -201,11 +201,33 @@ func run(ctx context.Context) (err error) {
 	// The keys: the team's admin key (write_all), load keys from the start
 	// of the team's range and revocation victims from its end, all active.
 	admin := g.raw(0)
-	var loadKeys, victimIDs, victims []string
-	for i := 1; i < set.TeamKeys && len(loadKeys) < set.LoadKeys; i++ {
-		if keyActive(i) {
-			loadKeys = append(loadKeys, g.raw(i))
+	var loadKeys, victimIDs, victims, restrictedKeys, restrictedIDs []string
+	next := 1
+	for ; next < set.TeamKeys && len(loadKeys) < set.LoadKeys; next++ {
+		if keyActive(next) {
+			loadKeys = append(loadKeys, g.raw(next))
 		}
+	}
+	// As many keys again, after those, with restrictions (restricted.go).
+	for ; next < set.TeamKeys && len(restrictedKeys) < set.LoadKeys; next++ {
+		if keyActive(next) {
+			restrictedKeys, restrictedIDs = append(restrictedKeys, g.raw(next)), append(restrictedIDs, g.publicID(next))
+		}
+	}
+	if err := restrictKeys(ctx, db.dsn, restrictedIDs); err != nil {
+		return fmt.Errorf("restricting keys: %w", err)
+	}
+	redisURL, stopRedis, err := benchRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	// Instance R: like A, with rate limits shared through Redis. Its keys
+	// are cached after the warm-up, so a small pool keeps the bench within
+	// PostgreSQL's connection limit beside the other instances.
+	rInst, err := start(instanceOptions{app: "kwbench-redis", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true, redis: redisURL, maxConns: 4})
+	if err != nil {
+		return err
 	}
 	for i := set.TeamKeys - 1; i > 0 && len(victims) < set.Revocations; i-- {
 		if keyActive(i) {
@@ -218,7 +240,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer stopCeiling()
-	tg := buildTargets(set, ceilingURL, a, u, l, loadKeys)
+	tg := buildTargets(set, ceilingURL, a, u, l, rInst, loadKeys, restrictedKeys)
 	note("warming up (%s per target)", set.Warm)
 	for _, sg := range tg {
 		if _, err := runLoad(ctx, sg.hc, sg.target, set.Conns, set.Warm, 0); err != nil {
@@ -229,7 +251,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
-		if err := profile(ctx, tg[2], set, p); err != nil {
+		if err := profile(ctx, segmentNamed(tg, tWhoami), set, p); err != nil {
 			return err
 		}
 		note("CPU profile of cached GET /v1/whoami written to %s (go tool pprof -top %s)", p, p)
@@ -325,6 +347,10 @@ const (
 	tUncached = "whoami_uncached"
 	tVerify   = "verify_cached"
 	tBuffered = "whoami_cached_no_flush"
+	// The restricted keys (an IP allowlist, a rate limit not hit, a quota),
+	// in process on A and with rate limits in Redis on R.
+	tRestricted      = "whoami_restricted"
+	tRestrictedRedis = "whoami_restricted_redis"
 )
 
 // perConn builds the requests of each connection: connection c uses the
@@ -354,7 +380,7 @@ func perConn(set settings, base, path, method string, body func(k int) []byte, l
 	}
 }
 
-func buildTargets(set settings, ceilingURL string, a, u, l *instance, loadKeys []string) []segment {
+func buildTargets(set settings, ceilingURL string, a, u, l, r *instance, loadKeys, restrictedKeys []string) []segment {
 	verifyBody := func(k int) []byte {
 		b, _ := json.Marshal(map[string]string{"key": loadKeys[(k+1)%len(loadKeys)], "scope": "api_keys:read"})
 		return b
@@ -365,9 +391,15 @@ func buildTargets(set settings, ceilingURL string, a, u, l *instance, loadKeys [
 	}
 	ceiling := seg(tCeiling, a, ceilingPath, http.MethodGet, nil, false)
 	ceiling.request = perConn(set, ceilingURL, ceilingPath, http.MethodGet, nil, loadKeys)
+	restricted := func(name string, in *instance) segment {
+		return segment{target: target{name, perConn(set, in.url, "/v1/whoami", http.MethodGet, nil, restrictedKeys), http.StatusOK},
+			in: in, hc: newClient(set.Conns), recording: true, keys: restrictedKeys}
+	}
 	return []segment{
 		ceiling,
 		seg(tBaseline, a, baselinePath, http.MethodGet, nil, false),
+		restricted(tRestricted, a),
+		restricted(tRestrictedRedis, r),
 		seg(tWhoami, a, "/v1/whoami", http.MethodGet, nil, true),
 		seg(tUncached, u, "/v1/whoami", http.MethodGet, nil, true),
 		seg(tVerify, a, "/v1/keys/verify", http.MethodPost, verifyBody, true),
@@ -433,6 +465,8 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 				ceilings[name] = append(ceilings[name], v/rps[tCeiling])
 			}
 			costs = append(costs, 1-rps[tWhoami]/rps[tBuffered])
+			res.RestrictedRatios = append(res.RestrictedRatios, rps[tRestricted]/rps[tWhoami])
+			res.RestrictedRedisRatios = append(res.RestrictedRedisRatios, rps[tRestrictedRedis]/rps[tWhoami])
 		}
 		round := map[string]figures{}
 		for name, a := range acc {
@@ -471,10 +505,10 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	note("latency at half load: %.0f requests/s over %d connections", rate, set.Conns)
 	// The same two targets on A's timed port, which also keeps each
 	// request's time inside the server (around the whole handler chain).
-	a := tg[1].in
+	a := segmentNamed(tg, tWhoami).in
 	timed := []segment{
-		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, tg[1].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
-		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, tg[2].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, segmentNamed(tg, tWhoami).keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, segmentNamed(tg, tWhoami).keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
 	}
 	client := map[string]*accum{tBaseline: {}, tWhoami: {}}
 	sent := map[string]*accum{tBaseline: {}, tWhoami: {}}
@@ -503,8 +537,8 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 }
 
 func roundLine(r map[string]figures) string {
-	return fmt.Sprintf("ceiling %.0f/s, whoami %.2f× ceiling, baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×",
-		r[tCeiling].RPS, r[tWhoami].Ceiling, r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio)
+	return fmt.Sprintf("ceiling %.0f/s, whoami %.2f× ceiling, baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×, restricted %.2f×, restricted+redis %.2f×",
+		r[tCeiling].RPS, r[tWhoami].Ceiling, r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio, r[tRestricted].Ratio, r[tRestrictedRedis].Ratio)
 }
 
 // profile writes a CPU profile of one more (unmeasured) run of sg.
@@ -565,4 +599,14 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// segmentNamed is the target of tg called name (the first target if none is).
+func segmentNamed(tg []segment, name string) segment {
+	for _, sg := range tg {
+		if sg.name == name {
+			return sg
+		}
+	}
+	return tg[0]
 }

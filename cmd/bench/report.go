@@ -27,16 +27,20 @@ type results struct {
 	LastUsed    lastUsedResult     `json:"last_used"`
 	// RecorderCosts is 1 − (whoami on A) / (whoami on the instance whose
 	// recorder does not flush), per cycle.
-	RecorderCosts []float64        `json:"recorder_costs"`
-	RecordNs      float64          `json:"record_ns"`
-	List          []listResult     `json:"dashboard_list"`
-	PageWeight    pageWeightResult `json:"page_weight"`
-	Revoke        revokeResult     `json:"revocation"`
-	Leak          leakResult       `json:"leak_report"`
-	Gateway       gatewayResult    `json:"gateway"`
-	Memory        memResult        `json:"memory"`
-	Seconds       float64          `json:"seconds"`
-	Summary       summary          `json:"summary"`
+	RecorderCosts []float64 `json:"recorder_costs"`
+	// RestrictedRatios and RestrictedRedisRatios are, per cycle, the
+	// restricted keys' whoami over the plain keys' (both cached).
+	RestrictedRatios      []float64        `json:"restricted_ratios"`
+	RestrictedRedisRatios []float64        `json:"restricted_redis_ratios"`
+	RecordNs              float64          `json:"record_ns"`
+	List                  []listResult     `json:"dashboard_list"`
+	PageWeight            pageWeightResult `json:"page_weight"`
+	Revoke                revokeResult     `json:"revocation"`
+	Leak                  leakResult       `json:"leak_report"`
+	Gateway               gatewayResult    `json:"gateway"`
+	Memory                memResult        `json:"memory"`
+	Seconds               float64          `json:"seconds"`
+	Summary               summary          `json:"summary"`
 }
 
 type machine struct {
@@ -93,6 +97,8 @@ type summary struct {
 	PageFirstKiB        float64                  `json:"page_first_kib"`
 	PageNextKiB         float64                  `json:"page_next_kib"`
 	RSSMB               float64                  `json:"rss_mb"`
+	RestrictedRatio     float64                  `json:"restricted_ratio"`
+	RestrictedRedis     float64                  `json:"restricted_redis_ratio"`
 	GatewayCaddyRatio   float64                  `json:"gateway_caddy_ratio"`
 	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
 	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
@@ -133,7 +139,7 @@ func postgresVersion(ctx context.Context, dsn string) string {
 // round, against that round's baseline) and checks DESIGN.md's targets.
 func (r *results) summarize(set settings) {
 	s := summary{Targets: map[string]targetSummary{}}
-	for _, name := range []string{tCeiling, tBaseline, tWhoami, tUncached, tVerify, tBuffered} {
+	for _, name := range []string{tCeiling, tBaseline, tWhoami, tUncached, tVerify, tBuffered, tRestricted, tRestrictedRedis} {
 		var rps, p50, p99, ratio, ceiling []float64
 		for _, round := range r.Rounds {
 			f := round[name]
@@ -162,12 +168,14 @@ func (r *results) summarize(set settings) {
 	s.RSSMB = r.Memory.HWM
 	s.PageFirstKiB = float64(r.PageWeight.FirstBytes) / 1024
 	s.PageNextKiB = float64(r.PageWeight.NextBytes) / 1024
+	s.RestrictedRatio, s.RestrictedRedis = median(r.RestrictedRatios), median(r.RestrictedRedisRatios)
 	s.LeakReportMs = r.Leak.Maxms
 	s.Line = fmt.Sprintf("ceiling_ratio=%.2f verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f page_first_kib=%.1f page_next_kib=%.1f leak_report_ms=%.0f",
 		s.CeilingRatio, s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.PageFirstKiB, s.PageNextKiB, s.LeakReportMs)
 	s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms = r.Gateway.CaddyRatio, r.Gateway.DirectRatio, r.Gateway.AddedP99ms
 	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
 		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
+	s.Line += fmt.Sprintf(" restricted_ratio=%.2f restricted_redis_ratio=%.2f", s.RestrictedRatio, s.RestrictedRedis)
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -203,6 +211,8 @@ func (r *results) checks(s summary) []check {
 		{"first load of a dashboard page ≤ 60 KiB", fmt.Sprintf("%.1f KiB", s.PageFirstKiB), s.PageFirstKiB > 0 && s.PageFirstKiB <= 60},
 		{"a later page ≤ 15 KiB", fmt.Sprintf("%.1f KiB", s.PageNextKiB), s.PageNextKiB > 0 && s.PageNextKiB <= 15},
 		{"100,000 cached keys < 100 MB RSS", fmt.Sprintf("%.0f MB", s.RSSMB), s.RSSMB > 0 && s.RSSMB < 100},
+		{"restricted key ≥ 0.8× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRatio), s.RestrictedRatio >= 0.8},
+		{"restricted key with Redis ≥ 0.5× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRedis), s.RestrictedRedis >= 0.5},
 		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
 	}
@@ -228,6 +238,8 @@ func (r *results) print(w io.Writer) {
 		{tUncached, "GET /v1/whoami, cache off (PostgreSQL)"},
 		{tVerify, "POST /v1/keys/verify, cached"},
 		{tBuffered, "GET /v1/whoami, cached, recorder not flushing"},
+		{tRestricted, "GET /v1/whoami, restricted key (in process)"},
+		{tRestrictedRedis, "GET /v1/whoami, restricted key, REDIS_URL"},
 	}
 	for _, l := range labels {
 		t := s.Targets[l.name]

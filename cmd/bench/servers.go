@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
@@ -72,6 +73,8 @@ type instanceOptions struct {
 	// timed serves the handler a second time on its own port, timing each
 	// request in the server (for the dashboard figures).
 	timed bool
+	// redis, when set, shares rate limits through the Redis at this URL.
+	redis string
 	// scanKeys are the secret scanners' public keys it trusts (leak_report_ms).
 	scanKeys *secretscan.Keys
 }
@@ -96,6 +99,7 @@ type instance struct {
 	stop    context.CancelFunc
 	serving sync.WaitGroup
 	others  []*http.Server
+	closers []func() error
 }
 
 func startInstance(ctx context.Context, db *database, secret string, o instanceOptions, log *slog.Logger) (*instance, error) {
@@ -116,7 +120,17 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 		LogFormat:     "json",
 	}
 	in := &instance{name: o.app, st: st, flush: o.flush}
-	in.verifier = verify.New(st, verify.Options{TTL: o.cacheTTL})
+	rates := limit.NewRates(limit.RateOptions{Logger: log})
+	if o.redis != "" {
+		rdb, err := limit.NewRedis(o.redis)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		in.closers = append(in.closers, rdb.Close)
+		rates = limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: "kwbench-" + randomHex(6), Logger: log})
+	}
+	in.verifier = verify.New(st, verify.Options{TTL: o.cacheTTL, Rates: rates})
 	in.recorder = verify.NewRecorder(st, log)
 	in.srv, err = web.New(cfg, st, web.Options{Logger: log, Verifier: in.verifier, Recorder: in.recorder, Extra: baseline, ScanKeys: o.scanKeys})
 	if err != nil {
@@ -185,6 +199,9 @@ func (in *instance) close() {
 	defer cancel()
 	if in.srv != nil {
 		_ = in.srv.Close(ctx)
+	}
+	for _, c := range in.closers {
+		_ = c()
 	}
 	in.st.Close()
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/keyward/keyward/web"
 )
 
-const keysUsage = "usage: keyward keys create --team T --name N --permission read_all|write_all|restricted [--scope resource:read ...] [--environment live|test] [--expires-in 90d|never]\n\nRun `keyward keys create --help` for every flag."
+const keysUsage = "usage: keyward keys create --team T --name N --permission read_all|write_all|restricted [--scope resource:read ...] [--environment live|test] [--expires-in 90d|never]" +
+	" [--allow-ip CIDR ...] [--allow-referrer HOST ...] [--rate-limit 100/1m] [--quota 10000 [--quota-refill 10000/month]]\n\nRun `keyward keys create --help` for every flag."
 
 // defaultExpiresIn is a new key's lifetime when --expires-in is not given:
 // the dashboard's default (90 days).
@@ -55,8 +56,8 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, keysRollUsage)
 		return errors.New("keys: expected the subcommand create or roll")
 	}
-	var teamArg, name, perm, envName, expiresIn string
-	var scopes scopeFlags
+	var teamArg, name, perm, envName, expiresIn, rateLimit, quota, quotaRefill string
+	var scopes, allowIPs, allowReferrers scopeFlags
 	cfg, _, err := parseConfig(e, "keys create", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&teamArg, "team", "", "team name or numeric id (required)")
 		fs.StringVar(&name, "name", "", "the key's name, 1 to 100 characters (required)")
@@ -64,6 +65,11 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 		fs.Var(&scopes, "scope", "for restricted keys: resource:read or resource:write (repeatable)")
 		fs.StringVar(&envName, "environment", "live", "live or test")
 		fs.StringVar(&expiresIn, "expires-in", defaultExpiresIn, "lifetime such as 30d or 12h, or never; 90d is the dashboard's default too")
+		fs.Var(&allowIPs, "allow-ip", "IP address or CIDR range the key may be used from (repeatable)")
+		fs.Var(&allowReferrers, "allow-referrer", "host pattern (app.example.com, *.example.com) the key's Origin/Referer must match (repeatable)")
+		fs.StringVar(&rateLimit, "rate-limit", "", "requests per period, such as 100/1m (periods 1s, 1m, 1h, 1d)")
+		fs.StringVar(&quota, "quota", "", "requests allowed in all, such as 10000")
+		fs.StringVar(&quotaRefill, "quota-refill", "", "with --quota: set back to amount each UTC day or month, such as 10000/month")
 	})
 	if err != nil {
 		return err
@@ -78,6 +84,11 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("keys create: %s", model.ErrorMessage(err))
 	}
 	in := web.KeyInput{Name: name, Environment: envName, Permission: model.PermissionSet(perm), Scopes: scopes}
+	r, err := restrictionFlags(allowIPs, allowReferrers, rateLimit, quota, quotaRefill)
+	if err != nil {
+		return fmt.Errorf("keys create: %w", err)
+	}
+	in.Restrictions = &r
 	now := time.Now().UTC()
 	if expiresIn = strings.TrimSpace(expiresIn); expiresIn != "never" {
 		d, err := parseLifetime(expiresIn)
@@ -109,9 +120,55 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	if k.ExpiresAt != nil {
 		expires = "expires " + k.ExpiresAt.Format(time.RFC3339)
 	}
-	fmt.Fprintf(e.stderr, "created API key %s %q (%s, %s, %s) in team %q (id %d).\nThe key above is shown only once: store it now.\n",
+	fmt.Fprintf(e.stderr, "created API key %s %q (%s, %s, %s) in team %q (id %d).\n",
 		k.PublicID, k.Name, k.Permission().Summary(), k.Environment, expires, team.Name, team.ID)
+	if d := k.Restrictions().Describe(); d != "" {
+		fmt.Fprintf(e.stderr, "Restrictions: %s\n", d)
+	}
+	fmt.Fprintln(e.stderr, "The key above is shown only once: store it now.")
 	return nil
+}
+
+// restrictionFlags turns the restriction flags into validated restrictions;
+// errors name the flag.
+func restrictionFlags(ips, referrers []string, rate, quota, refill string) (model.Restrictions, error) {
+	in := web.RestrictionInput{AllowedIPs: ips, AllowedReferrers: referrers}
+	if rate != "" {
+		rl, err := model.ParseRateLimit(rate)
+		if err != nil {
+			return model.Restrictions{}, fmt.Errorf("--rate-limit: %s", model.ErrorMessage(err))
+		}
+		in.RateLimit, in.RatePeriod = &rl.Limit, rl.Period
+	}
+	if refill != "" && quota == "" {
+		return model.Restrictions{}, errors.New("--quota-refill needs --quota (the requests allowed until the first refill)")
+	}
+	if quota != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(quota), 10, 64)
+		if err != nil {
+			return model.Restrictions{}, fmt.Errorf("--quota: %q is not a whole number", quota)
+		}
+		in.Quota = &n
+		if refill != "" {
+			if in.QuotaRefillAmount, in.QuotaRefill, err = model.ParseQuotaRefill(refill); err != nil {
+				return model.Restrictions{}, fmt.Errorf("--quota-refill: %s", model.ErrorMessage(err))
+			}
+		}
+	}
+	r, err := web.ValidRestrictions(in)
+	if err != nil {
+		var parts []string
+		fields := model.ErrorFields(err)
+		for _, f := range []string{"allowed_ips", "allowed_referrers", "rate_limit", "rate_period", "quota", "quota_refill", "quota_refill_amount"} {
+			if m, ok := fields[f]; ok {
+				flagName := map[string]string{"allowed_ips": "allow-ip", "allowed_referrers": "allow-referrer", "rate_limit": "rate-limit",
+					"rate_period": "rate-limit", "quota": "quota", "quota_refill": "quota-refill", "quota_refill_amount": "quota-refill"}[f]
+				parts = append(parts, "--"+flagName+": "+m)
+			}
+		}
+		return model.Restrictions{}, errors.New(strings.Join(parts, "; "))
+	}
+	return r, nil
 }
 
 // findTeam resolves --team: a numeric id, or the oldest team of that name.

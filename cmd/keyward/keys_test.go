@@ -78,10 +78,34 @@ func TestKeysCreate(t *testing.T) {
 		t.Fatalf("restricted key %+v, %v", k, err)
 	}
 
+	// Restrictions.
+	out, stderr, err = runCmd(t, dsn, "", "keys", "create", "--team", "Acme", "--name", "edge", "--permission", "read_all",
+		"--allow-ip", "10.1.2.3/8", "--allow-ip", "2001:db8::/32,192.0.2.7", "--allow-referrer", "*.example.com",
+		"--rate-limit", "100/1m", "--quota", "10000", "--quota-refill", "10000/month")
+	if err != nil {
+		t.Fatalf("keys create with restrictions: %v\n%s", err, stderr)
+	}
+	k, err = st.FindKeyByHash(ctx, keys.Hash(strings.TrimSpace(out)))
+	r := k.Restrictions()
+	if err != nil || strings.Join(r.AllowedIPs, ",") != "10.0.0.0/8,2001:db8::/32,192.0.2.7" || strings.Join(r.AllowedReferrers, ",") != "*.example.com" ||
+		r.RateLimit == nil || r.RateLimit.String() != "100/1m" || r.Quota == nil || r.Quota.Remaining != 10000 ||
+		r.Quota.RefillAmount != 10000 || r.Quota.RefillPeriod != "month" {
+		t.Fatalf("restrictions %+v, %v", r, err)
+	}
+	if !strings.Contains(stderr, "Restrictions: At most 100 requests per minute") {
+		t.Fatalf("standard error %q does not describe the restrictions", stderr)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--allow-ip", "10.0.0.1,10.0.0.300"}, "--allow-ip: Line 2"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--allow-ip", "0.0.0.0/0"}, "every address"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--rate-limit", "100"}, "--rate-limit"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--quota", "-5"}, "--quota"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--quota-refill", "5/day"}, "needs --quota"},
+		{[]string{"--team", "Acme", "--name", "x", "--permission", "read_all", "--quota", "5", "--quota-refill", "5/week"}, "--quota-refill"},
 		{[]string{"--team", "Nope", "--name", "x", "--permission", "read_all"}, "no team"},
 		{[]string{"--team", "Acme", "--name", "x", "--permission", "restricted"}, "--scope"},
 		{[]string{"--team", "Acme", "--name", "x", "--permission", "restricted", "--scope", "invoices:read"}, "Unknown resource"},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
@@ -109,7 +110,11 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	// The verify path: the key cache, invalidated locally by the store and,
 	// on PostgreSQL, by other instances through LISTEN/NOTIFY; last-used
 	// times flushed in batches (and at shutdown, by srv.Close).
-	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL})
+	rates, err := newRates(cfg, log)
+	if err != nil {
+		return err
+	}
+	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL, Rates: rates})
 	recorder := verify.NewRecorder(st, log)
 	recorder.Start(cfg.LastUsedFlush)
 	scanKeys, err := secretscan.Load(cfg.SecretScanningKeys)
@@ -231,4 +236,25 @@ func dashboardURL(addr net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// newRates builds the rate limiter: shared through Redis when REDIS_URL is
+// set (a Redis that is down at start-up is only a warning: limits are per
+// instance until it answers), else in process.
+func newRates(cfg *config.Config, log *slog.Logger) (*limit.Rates, error) {
+	if cfg.RedisURL == "" {
+		return limit.NewRates(limit.RateOptions{Logger: log}), nil
+	}
+	rdb, err := limit.NewRedis(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %s", model.ErrorMessage(err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		log.Warn("Redis is unreachable at start-up: rate limits are per instance until it answers", "err", err.Error())
+	} else {
+		log.Info("rate limits are shared through Redis")
+	}
+	return limit.NewRates(limit.RateOptions{Redis: rdb, Logger: log}), nil
 }

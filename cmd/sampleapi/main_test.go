@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +110,47 @@ func TestSampleBehindGateway(t *testing.T) {
 	forged := http.Header{"X-Keyward-Key-Id": {"key_forged"}, "X-Keyward-Team-Id": {"1"}, "X-Keyward-Signature": {"t=" + time.Now().Format("20060102") + ",v1=00"}}
 	if code, _ := call(sample.URL, "DELETE", "/v1/invoices/inv_1", forged, ""); code != 401 {
 		t.Fatalf("a forged identity straight to the sample: %d, want 401", code)
+	}
+}
+
+// TestVerifyKeyward: the README's snippet accepts a fresh signature over
+// the request and refuses a stale one, one from the future, another
+// secret, another path, another method and another key.
+func TestVerifyKeyward(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Unix(1_800_000_000, 0)
+	sign := func(ts int64, method, path, key, team string, secret []byte) string {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(strconv.FormatInt(ts, 10) + "." + method + "." + path + "." + key + "." + team))
+		return "t=" + strconv.FormatInt(ts, 10) + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	}
+	req := func(method, path, sig string) *http.Request {
+		r := httptest.NewRequest(method, path, nil)
+		r.Header.Set("X-Keyward-Key-Id", "key_1")
+		r.Header.Set("X-Keyward-Team-Id", "7")
+		r.Header.Set("X-Keyward-Signature", sig)
+		return r
+	}
+	good := sign(now.Unix(), "GET", "/v1/invoices/inv%201", "key_1", "7", secret)
+	if err := VerifyKeyward(req("GET", "/v1/invoices/inv%201", good), secret, now, 5*time.Minute); err != nil {
+		t.Fatalf("a good signature: %v", err)
+	}
+	for name, r := range map[string]*http.Request{
+		"stale":        req("GET", "/v1/invoices/inv%201", sign(now.Unix()-301, "GET", "/v1/invoices/inv%201", "key_1", "7", secret)),
+		"future":       req("GET", "/v1/invoices/inv%201", sign(now.Unix()+301, "GET", "/v1/invoices/inv%201", "key_1", "7", secret)),
+		"other secret": req("GET", "/v1/invoices/inv%201", sign(now.Unix(), "GET", "/v1/invoices/inv%201", "key_1", "7", []byte("x"))),
+		"other path":   req("GET", "/v1/invoices/inv_2", good),
+		"other method": req("DELETE", "/v1/invoices/inv%201", good),
+		"malformed":    req("GET", "/v1/invoices/inv%201", "v1=abc"),
+		"no signature": req("GET", "/v1/invoices/inv%201", ""),
+	} {
+		if err := VerifyKeyward(r, secret, now, 5*time.Minute); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	other := req("GET", "/v1/invoices/inv%201", good)
+	other.Header.Set("X-Keyward-Key-Id", "key_2")
+	if err := VerifyKeyward(other, secret, now, 5*time.Minute); err == nil {
+		t.Error("another key id: accepted")
 	}
 }

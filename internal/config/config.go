@@ -48,6 +48,8 @@ type Config struct {
 	// answers and requests slower than AccessLogSlow.
 	AccessLog     string
 	AccessLogSlow time.Duration
+	// RedisURL, when set, shares keys' rate limits between instances.
+	RedisURL string
 	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
 	// OIDC is single sign-on (internal/config/oidc.go).
 	SSOOnly bool
@@ -101,6 +103,7 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
 	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
 	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
+	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
 	{"KEYWARD_GATEWAY_SECRET", "gateway-secret", "", "secret (32+ characters) signing the identity headers sent upstream (unset: unsigned)"},
@@ -147,6 +150,7 @@ func build(get func(string) string) (*Config, error) {
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
 		AccessLog:   get("KEYWARD_ACCESS_LOG"),
+		RedisURL:    get("REDIS_URL"),
 
 		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
 	}
@@ -204,6 +208,9 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)

@@ -21,15 +21,19 @@ func (s *Store) FindKeysUsage(ctx context.Context, keyIDs []int64, from, to time
 		Day      time.Time
 		Requests int64
 		Refused  int64
+		model.RefusedCounts
 	}
-	err := s.db.WithContext(ctx).Table("key_usage").Select("key_id, day, requests, refused").
+	err := s.db.WithContext(ctx).Table("key_usage").
+		Select("key_id, day, requests, refused, refused_revoked AS revoked, refused_expired AS expired, refused_ip AS ip, "+
+			"refused_referrer AS referrer, refused_rate AS rate, refused_quota AS quota").
 		Where("key_id IN ? AND day >= ? AND day <= ?", keyIDs, s.formatDay(from), s.formatDay(to)).
 		Order("key_id, day").Find(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
 	for _, r := range rows {
-		out[r.KeyID] = append(out[r.KeyID], model.UsageDay{KeyID: r.KeyID, Day: r.Day.UTC(), Requests: r.Requests, Refused: r.Refused})
+		out[r.KeyID] = append(out[r.KeyID], model.UsageDay{KeyID: r.KeyID, Day: r.Day.UTC(), Requests: r.Requests, Refused: r.Refused,
+			RefusedBy: r.RefusedCounts})
 	}
 	return out, nil
 }

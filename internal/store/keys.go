@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"time"
 
@@ -42,6 +43,9 @@ func keyDetail(k model.APIKey) map[string]any {
 	}
 	if k.ExpiresAt != nil {
 		d["expires_at"] = k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if r := k.Restrictions(); !r.IsZero() {
+		d["restrictions"] = r
 	}
 	return d
 }
@@ -171,6 +175,27 @@ func (s *Store) UpdateKey(ctx context.Context, teamID int64, publicID string, u 
 			detail["expires_at"] = map[string]any{"from": timeOrNil(k.ExpiresAt), "to": timeOrNil(u.ExpiresAt)}
 			k.ExpiresAt = u.ExpiresAt
 			changes["expires_at"] = u.ExpiresAt
+		}
+		if u.Restrictions != nil {
+			before := k.Restrictions()
+			if !reflect.DeepEqual(before, u.Restrictions.Clone()) {
+				detail["restrictions"] = map[string]any{"from": before, "to": *u.Restrictions}
+				quotaSame := reflect.DeepEqual(before.Quota, u.Restrictions.Quota)
+				version := k.QuotaVersion
+				k.SetRestrictions(*u.Restrictions, s.Now())
+				changes["allowed_ips"] = k.AllowedIPs
+				changes["allowed_referrers"] = k.AllowedReferrers
+				changes["rate_limit"], changes["rate_period"] = k.RateLimit, k.RatePeriod
+				// The quota is set anew only when it changed, so that
+				// changing an allowlist leaves the budget being spent alone.
+				if quotaSame {
+					k.QuotaVersion = version
+				} else {
+					changes["quota_remaining"], changes["quota_refill_amount"] = k.QuotaRemaining, k.QuotaRefillAmount
+					changes["quota_refill_period"], changes["quota_period_start"] = k.QuotaRefillPeriod, k.QuotaPeriodStart
+					changes["quota_version"] = k.QuotaVersion
+				}
+			}
 		}
 		if len(changes) == 0 {
 			return nil

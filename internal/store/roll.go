@@ -66,6 +66,9 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 		if n.Scopes == nil {
 			n.Scopes = []string{}
 		}
+		// The new key keeps the old one's restrictions; its quota starts
+		// from what the old key's budget holds now.
+		n.SetRestrictions(old.Restrictions(), now)
 		n.RolledFrom, n.ReplacedBy = old.PublicID, ""
 		n.CreatedAt, n.UpdatedAt, n.CreatedBy = now, now, actor.Label
 		n.RevokedAt, n.RevokedBy, n.LastUsedAt, n.LastUsedIP = nil, "", nil, ""

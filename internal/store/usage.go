@@ -32,6 +32,13 @@ type dayUse struct {
 	Refused   int64   `json:"refused"`
 	RefusedAt *string `json:"refused_at"`
 	RefusedIP string  `json:"refused_ip"`
+	// Refused by reason.
+	Revoked  int64 `json:"r_revoked"`
+	Expired  int64 `json:"r_expired"`
+	IPs      int64 `json:"r_ip"`
+	Referrer int64 `json:"r_referrer"`
+	Rate     int64 `json:"r_rate"`
+	Quota    int64 `json:"r_quota"`
 
 	refusedAt time.Time
 }
@@ -94,6 +101,13 @@ func (s *Store) groupUses(uses []model.KeyUse) ([]lastUse, []dayUse) {
 		}
 		d.Requests += u.Requests
 		d.Refused += u.Refused
+		by := u.RefusedBy
+		d.Revoked += by.Revoked
+		d.Expired += by.Expired
+		d.IPs += by.IP
+		d.Referrer += by.Referrer
+		d.Rate += by.Rate
+		d.Quota += by.Quota
 		if u.Refused > 0 && (d.RefusedAt == nil || u.At.After(d.refusedAt)) {
 			t := s.formatTime(u.At)
 			d.refusedAt, d.RefusedAt, d.RefusedIP = u.At, &t, u.IP
@@ -142,14 +156,23 @@ FROM (SELECT r.id, r.at, r.ip FROM jsonb_to_recordset(CAST(? AS jsonb)) AS r(id 
       JOIN api_keys l ON l.id = r.id ORDER BY r.id FOR UPDATE OF l) AS u
 WHERE k.id = u.id`
 
-	pgUsageSQL = `INSERT INTO key_usage AS ku (key_id, day, requests, refused, last_refused_at, last_refused_ip)
-SELECT u.id, u.day, u.requests, u.refused, u.refused_at, COALESCE(u.refused_ip, '')
-FROM jsonb_to_recordset(CAST(? AS jsonb)) AS u(id bigint, day date, requests bigint, refused bigint, refused_at timestamptz, refused_ip text)
+	pgUsageSQL = `INSERT INTO key_usage AS ku (key_id, day, requests, refused, last_refused_at, last_refused_ip,
+    refused_revoked, refused_expired, refused_ip, refused_referrer, refused_rate, refused_quota)
+SELECT u.id, u.day, u.requests, u.refused, u.refused_at, COALESCE(u.refused_ip, ''),
+    COALESCE(u.r_revoked, 0), COALESCE(u.r_expired, 0), COALESCE(u.r_ip, 0), COALESCE(u.r_referrer, 0), COALESCE(u.r_rate, 0), COALESCE(u.r_quota, 0)
+FROM jsonb_to_recordset(CAST(? AS jsonb)) AS u(id bigint, day date, requests bigint, refused bigint, refused_at timestamptz, refused_ip text,
+    r_revoked bigint, r_expired bigint, r_ip bigint, r_referrer bigint, r_rate bigint, r_quota bigint)
 JOIN api_keys k ON k.id = u.id
 ORDER BY u.id, u.day
 ON CONFLICT (key_id, day) DO UPDATE SET
     requests = ku.requests + EXCLUDED.requests,
     refused = ku.refused + EXCLUDED.refused,
+    refused_revoked = ku.refused_revoked + EXCLUDED.refused_revoked,
+    refused_expired = ku.refused_expired + EXCLUDED.refused_expired,
+    refused_ip = ku.refused_ip + EXCLUDED.refused_ip,
+    refused_referrer = ku.refused_referrer + EXCLUDED.refused_referrer,
+    refused_rate = ku.refused_rate + EXCLUDED.refused_rate,
+    refused_quota = ku.refused_quota + EXCLUDED.refused_quota,
     last_refused_ip = CASE WHEN EXCLUDED.last_refused_at IS NOT NULL AND (ku.last_refused_at IS NULL OR EXCLUDED.last_refused_at >= ku.last_refused_at)
         THEN EXCLUDED.last_refused_ip ELSE ku.last_refused_ip END,
     last_refused_at = GREATEST(ku.last_refused_at, EXCLUDED.last_refused_at)`
@@ -162,17 +185,28 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS a
       FROM json_each(?)) AS u
 WHERE api_keys.id = u.id`
 
-	sqliteUsageSQL = `INSERT INTO key_usage (key_id, day, requests, refused, last_refused_at, last_refused_ip)
-SELECT u.id, u.day, u.requests, u.refused, u.refused_at, COALESCE(u.refused_ip, '')
+	sqliteUsageSQL = `INSERT INTO key_usage (key_id, day, requests, refused, last_refused_at, last_refused_ip,
+    refused_revoked, refused_expired, refused_ip, refused_referrer, refused_rate, refused_quota)
+SELECT u.id, u.day, u.requests, u.refused, u.refused_at, COALESCE(u.refused_ip, ''),
+    u.r_revoked, u.r_expired, u.r_ip, u.r_referrer, u.r_rate, u.r_quota
 FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.day') AS day,
              json_extract(value, '$.requests') AS requests, json_extract(value, '$.refused') AS refused,
-             json_extract(value, '$.refused_at') AS refused_at, json_extract(value, '$.refused_ip') AS refused_ip
+             json_extract(value, '$.refused_at') AS refused_at, json_extract(value, '$.refused_ip') AS refused_ip,
+             json_extract(value, '$.r_revoked') AS r_revoked, json_extract(value, '$.r_expired') AS r_expired,
+             json_extract(value, '$.r_ip') AS r_ip, json_extract(value, '$.r_referrer') AS r_referrer,
+             json_extract(value, '$.r_rate') AS r_rate, json_extract(value, '$.r_quota') AS r_quota
       FROM json_each(?)) AS u
 JOIN api_keys k ON k.id = u.id
 WHERE true
 ON CONFLICT (key_id, day) DO UPDATE SET
     requests = key_usage.requests + excluded.requests,
     refused = key_usage.refused + excluded.refused,
+    refused_revoked = key_usage.refused_revoked + excluded.refused_revoked,
+    refused_expired = key_usage.refused_expired + excluded.refused_expired,
+    refused_ip = key_usage.refused_ip + excluded.refused_ip,
+    refused_referrer = key_usage.refused_referrer + excluded.refused_referrer,
+    refused_rate = key_usage.refused_rate + excluded.refused_rate,
+    refused_quota = key_usage.refused_quota + excluded.refused_quota,
     last_refused_ip = CASE WHEN excluded.last_refused_at IS NOT NULL AND (key_usage.last_refused_at IS NULL OR excluded.last_refused_at >= key_usage.last_refused_at)
         THEN excluded.last_refused_ip ELSE key_usage.last_refused_ip END,
     last_refused_at = COALESCE(MAX(key_usage.last_refused_at, excluded.last_refused_at), key_usage.last_refused_at, excluded.last_refused_at)`

@@ -47,13 +47,15 @@ func NewRecorder(st *store.Store, log *slog.Logger) *Recorder {
 }
 
 // Record notes that the key was used successfully at at from ip.
-func (r *Recorder) Record(keyID int64, ip string, at time.Time) { r.add(keyID, ip, at, false) }
+func (r *Recorder) Record(keyID int64, ip string, at time.Time) { r.add(keyID, ip, at, false, "") }
 
-// RecordRefused notes that the key, which exists but is revoked or expired,
-// was presented at at from ip and refused.
-func (r *Recorder) RecordRefused(keyID int64, ip string, at time.Time) { r.add(keyID, ip, at, true) }
+// RecordRefused notes that the key, which exists, was presented at at from
+// ip and refused for reason (model.RefusedRevoked, RefusedIP …).
+func (r *Recorder) RecordRefused(keyID int64, ip string, at time.Time, reason string) {
+	r.add(keyID, ip, at, true, reason)
+}
 
-func (r *Recorder) add(keyID int64, ip string, at time.Time, refused bool) {
+func (r *Recorder) add(keyID int64, ip string, at time.Time, refused bool, reason string) {
 	k := useKey{keyID: keyID, day: at.Unix() / 86400, refused: refused}
 	r.mu.Lock()
 	u := r.pending[k]
@@ -63,6 +65,7 @@ func (r *Recorder) add(keyID int64, ip string, at time.Time, refused bool) {
 	}
 	if refused {
 		u.Refused++
+		u.RefusedBy.Add(reason, 1)
 	} else {
 		u.Requests++
 	}

@@ -42,7 +42,7 @@ func TestRecorderBatchesAndRetries(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	rec.RecordRefused(ks[0].ID, "192.0.2.66", base)
+	rec.RecordRefused(ks[0].ID, "192.0.2.66", base, model.RefusedRevoked)
 
 	proxy.Reset()
 	if err := rec.Flush(ctx); err != nil {

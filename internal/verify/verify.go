@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/store"
 )
@@ -35,6 +36,12 @@ type Options struct {
 	MaxEntries int
 	// Now is the clock against which expiry is checked; time.Now when nil.
 	Now func() time.Time
+	// Rates applies keys' rate limits; in process when nil.
+	Rates *limit.Rates
+	// Quotas spends keys' quotas; leases from the store when nil.
+	Quotas *limit.Quotas
+	// Recorder, when set, counts Authorize's accepted and refused requests.
+	Recorder *Recorder
 }
 
 // Verifier checks raw keys. It is safe for concurrent use.
@@ -47,6 +54,10 @@ type Verifier struct {
 	epoch time.Time
 	cache *cache
 	perms permTable
+	// Restrictions (authorize.go).
+	rates  *limit.Rates
+	quotas *limit.Quotas
+	rec    *Recorder
 }
 
 // Verified is a key found by Check, with its permission parsed once. It is
@@ -63,6 +74,8 @@ type Verified struct {
 	expSec, revSec   int64
 	expNsec, revNsec int32
 	grant            *grant
+	// rst is the key's restrictions, parsed; nil when it has none.
+	rst *restriction
 	// text is PublicID, Name, Hint and Environment in one allocation.
 	text                  string
 	nameAt, hintAt, envAt uint32
@@ -162,9 +175,15 @@ func (k *Verified) usable(now time.Time) bool {
 // New returns a verifier over st and registers it with st.OnKeyChange, so
 // that every key change this process commits invalidates the cache at once.
 func New(st *store.Store, opts Options) *Verifier {
-	v := &Verifier{st: st, ttl: opts.TTL, now: opts.Now}
+	v := &Verifier{st: st, ttl: opts.TTL, now: opts.Now, rates: opts.Rates, quotas: opts.Quotas, rec: opts.Recorder}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if v.rates == nil {
+		v.rates = limit.NewRates(limit.RateOptions{})
+	}
+	if v.quotas == nil {
+		v.quotas = limit.NewQuotas(st, limit.QuotaOptions{})
 	}
 	v.epoch = v.now()
 	n := opts.MaxEntries
@@ -243,7 +262,7 @@ func (v *Verifier) newVerified(k model.APIKey) *Verified {
 	hintAt := nameAt + len(k.Name)
 	envAt := hintAt + len(k.Hint)
 	vk := &Verified{
-		id: k.ID, teamID: k.TeamID, grant: v.perms.get(k.PermissionSet, k.Scopes),
+		id: k.ID, teamID: k.TeamID, grant: v.perms.get(k.PermissionSet, k.Scopes), rst: newRestriction(k),
 		text: text, nameAt: uint32(nameAt), hintAt: uint32(hintAt), envAt: uint32(envAt), // #nosec G115 -- offsets < 2^31, see above
 	}
 	vk.expSec, vk.expNsec = unixOf(k.ExpiresAt)
