@@ -1,8 +1,10 @@
 package views
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/model"
@@ -103,6 +105,7 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionKeyUpdated, "Key edited"},
 		{model.ActionKeyRevoked, "Key revoked"},
 		{model.ActionKeyDeleted, "Key deleted"},
+		{model.ActionKeyRolled, "Key rolled"},
 		{model.ActionKeyLeaked, "Key found in public"},
 		{model.ActionKeyLeakAcked, "Leak acknowledged"},
 	}},
@@ -121,6 +124,7 @@ var AuditActionGroups = []AuditActionGroup{
 		{model.ActionPasswordResetRequested, "Password reset link sent"},
 		{model.ActionPasswordReset, "Password reset"},
 		{model.ActionTeamCreated, "Team created"},
+		{model.ActionTeamSettings, "Team settings changed"},
 	}},
 }
 
@@ -150,6 +154,13 @@ func AuditSentence(ev model.AuditEvent) string {
 		return "revoked API key " + name
 	case model.ActionKeyDeleted:
 		return "deleted API key " + name
+	case model.ActionKeyRolled:
+		if n := str(ev.Detail["replaced_by"]); n != "" {
+			return "rolled API key " + name + " (replaced by " + n + ")"
+		}
+		return "rolled API key " + name
+	case model.ActionTeamSettings:
+		return "changed the team's settings" + teamSettingsChanges(ev.Detail)
 	case model.ActionKeyLeaked:
 		if u := str(ev.Detail["url"]); u != "" {
 			return "found API key " + name + " in public at " + u
@@ -189,6 +200,21 @@ func AuditSentence(ev model.AuditEvent) string {
 		return ev.Action + " " + name
 	}
 	return ev.Action
+}
+
+// teamSettingsChanges lists a team.settings_changed event's changes:
+// ": rotation_days 0 → 90, max_key_lifetime_days 0 → 45, leak_action revoke → notify".
+func teamSettingsChanges(d map[string]any) string {
+	var parts []string
+	for _, k := range []string{"rotation_days", "max_key_lifetime_days", "leak_action"} {
+		if m, ok := d[k].(map[string]any); ok {
+			parts = append(parts, k+" "+fmt.Sprint(m["from"])+" → "+fmt.Sprint(m["to"]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, ", ")
 }
 
 func roleLabel(v any) string { return model.Role(str(v)).Label() }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -88,4 +90,53 @@ func pingRedis(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	return c.Ping(ctx).Err()
+}
+
+// touchKeys calls GET /v1/whoami once with each key on each base URL, over
+// conns connections, and fails on any answer but 200.
+func touchKeys(ctx context.Context, bases, keys []string, conns int) error {
+	hc := newClient(conns)
+	defer hc.CloseIdleConnections()
+	errs := make(chan error, conns)
+	next := make(chan [2]string)
+	for range conns {
+		go func() {
+			var first error
+			for job := range next {
+				if first != nil {
+					continue
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, job[0]+"/v1/whoami", nil)
+				if err != nil {
+					first = err
+					continue
+				}
+				req.Header.Set("X-API-Key", job[1])
+				res, err := hc.Do(req)
+				if err != nil {
+					first = err
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					first = fmt.Errorf("GET /v1/whoami answered %d", res.StatusCode)
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, b := range bases {
+		for _, k := range keys {
+			next <- [2]string{b, k}
+		}
+	}
+	close(next)
+	var first error
+	for range conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

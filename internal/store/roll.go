@@ -25,7 +25,8 @@ type KeyRoll struct {
 }
 
 // RollKey replaces the team's key publicID by r.New in one transaction: the
-// new key copies the old one's name, permission and restrictions and links
+// new key copies the old one's name, permission and restrictions (IPs,
+// referrers, rate limit, quota with its remaining units) and links
 // back to it (rolled_from); the old key links forward (replaced_by) and
 // expires at the end of the grace window; api_key.rolled is written on the
 // old key. The verify caches are told the old key changed, on every
@@ -66,6 +67,9 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 		if n.Scopes == nil {
 			n.Scopes = []string{}
 		}
+		// Restrictions too: IP and referrer allowlists, the rate limit, and
+		// the quota with what is left of it (a new refill period starts).
+		n.SetRestrictions(old.Restrictions(), now)
 		// The new key keeps the old one's restrictions; its quota starts
 		// from what the old key's budget holds now.
 		n.SetRestrictions(old.Restrictions(), now)

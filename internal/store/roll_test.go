@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,9 @@ func TestRollKey(t *testing.T) {
 		old, _ := newKey(t, acme.ID, "Billing worker", model.PermRestricted, []string{"api_keys:read"})
 		exp := c.t.Add(30 * 24 * time.Hour)
 		old.ExpiresAt = &exp
+		restr := model.Restrictions{AllowedIPs: []string{"203.0.113.7", "10.0.0.0/8"}, AllowedReferrers: []string{"*.example.com"},
+			RateLimit: &model.RateLimit{Limit: 50, Period: "1m"}, Quota: &model.Quota{Remaining: 900, RefillAmount: 1000, RefillPeriod: "month"}}
+		old.SetRestrictions(restr, c.t)
 		if err := st.CreateKey(ctx, old, act); err != nil {
 			t.Fatal(err)
 		}
@@ -79,6 +83,9 @@ func TestRollKey(t *testing.T) {
 		if nk.RolledFrom != old.PublicID || nk.Name != "Billing worker" || nk.Environment != "live" ||
 			nk.PermissionSet != model.PermRestricted || strings.Join(nk.Scopes, ",") != "api_keys:read" || nk.CreatedBy != u.Email {
 			t.Fatalf("new key does not copy the old one: %+v", nk)
+		}
+		if got := nk.Restrictions(); !reflect.DeepEqual(got, restr) {
+			t.Fatalf("new key's restrictions %+v, want the old key's %+v", got, restr)
 		}
 		if nk.KeyHash == old.KeyHash {
 			t.Fatal("new key has the old key's hash")
