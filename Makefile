@@ -8,7 +8,7 @@ FUZZTIME ?= 15s
 TESTENV := go run ./cmd/testenv --
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test e2e generate lint bench fuzz
+.PHONY: help run build test e2e generate lint bench fuzz soak
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ lint: ## fail on gofmt differences (generated *_templ.go aside), then go vet
 
 bench: ## measure the performance targets of DESIGN.md
 	$(TESTENV) go run ./cmd/bench
+
+soak: build ## two instances on a throwaway PostgreSQL under load and faults for ~3 minutes (SOAK_DURATION)
+	go run ./cmd/soak -bin bin/keyward
 
 fuzz: ## run each fuzz target for FUZZTIME (default 15s)
 	$(TESTENV) .ci/fuzz.sh $(FUZZTIME)

@@ -88,6 +88,9 @@ type KeyList struct {
 	// sparkline and refused calls, by key id (views/key_activity.go).
 	Hygiene  Hygiene
 	Activity map[int64]KeyActivity
+	// Reminders are notices above the table (expiring keys without e-mail,
+	// disabled webhook endpoints).
+	Reminders []string
 	// Leaks is the red notice of keys found in public, until acknowledged.
 	Leaks LeakNotices
 }
@@ -228,8 +231,31 @@ type KeyDetails struct {
 	QuotaLeft int64
 	// RotationDays is the team's rotation policy (0: off).
 	RotationDays int
+	// Notify is the key's events with their deliveries, newest first;
+	// Endpoints names the team's webhook endpoints by id.
+	Notify    []KeyEventDeliveries
+	Endpoints map[int64]string
 	// Leaks are the places where the key was found in public, newest first.
 	Leaks []model.KeyLeak
+}
+
+// KeyEventDeliveries is one event about a key and its deliveries.
+type KeyEventDeliveries struct {
+	Event      model.Event
+	Deliveries []model.Delivery
+}
+
+// deliveryTarget names where a delivery goes: an endpoint's URL or e-mail.
+func deliveryTarget(d model.Delivery, endpoints map[int64]string) string {
+	if d.Kind == model.DeliveryEmail {
+		return "e-mail to owners and admins"
+	}
+	if d.EndpointID != nil {
+		if u, ok := endpoints[*d.EndpointID]; ok {
+			return u
+		}
+	}
+	return "a deleted endpoint"
 }
 
 // Restrictions is the key's restrictions.

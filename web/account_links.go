@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/notify"
 )
 
 // linkURL is the absolute URL of path on this dashboard, for links that
@@ -13,10 +15,12 @@ func (s *Server) linkURL(c echo.Context, path string) string {
 }
 
 // mailOn reports whether keyward sends e-mail (KEYWARD_SMTP_URL is set).
-func (s *Server) mailOn() bool { return false }
+func (s *Server) mailOn() bool { return s.mailer != nil }
 
-// mail sends text to one address.
-func (s *Server) mail(ctx context.Context, to, subject, text string) error { return nil }
+// mail sends text to one address through the configured SMTP server.
+func (s *Server) mail(ctx context.Context, to, subject, text string) error {
+	return s.mailer.Send(ctx, notify.Message{To: []string{to}, Subject: subject, Text: text})
+}
 
 // sendAccountMail mails text to one address and reports whether it was
 // sent: false when keyward sends no e-mail, and the caller shows the link

@@ -258,9 +258,9 @@ func TestAPIAnotherTeamsKeyIsNotFound(t *testing.T) {
 // TestAPIPermissionSetsOnEveryRoute calls every documented operation with
 // read_all, write_all, and restricted keys with and without its scope.
 func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
-	app := newAPIApp(t)
+	app := newAPIApp(t, withAPIConfig(withEncryptionKey))
 	_, other := app.key(t, app.team.ID, model.PermReadAll)
-	resources := []string{"api_keys", "members", "audit_log"}
+	resources := []string{"api_keys", "members", "audit_log", "webhooks"}
 	for _, op := range documentedOperations(t) {
 		if op.id == "secretScanningGitHub" {
 			continue // takes no key: signed by the scanner (leak_test.go)
@@ -297,9 +297,21 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 				targetScope = "api_keys:read"
 			}
 			target, _ := app.key(t, app.team.ID, model.PermRestricted, targetScope)
-			path := strings.ReplaceAll(op.path, "{id}", target.PublicID)
+			id := target.PublicID
+			if strings.HasPrefix(op.path, "/v1/webhook-endpoints/") {
+				ep := model.WebhookEndpoint{TeamID: app.team.ID, URL: "https://203.0.113.10/hook"}
+				if err := app.store.CreateEndpoint(context.Background(), &ep, store.EndpointSecret{Sealed: "x", KeyID: "x"}, model.Actor{Label: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				id = ep.PublicID
+			}
+			path := strings.ReplaceAll(op.path, "{id}", id)
 			var body any
 			switch op.id {
+			case "createWebhookEndpoint":
+				body = `{"url":"https://203.0.113.10/hook"}`
+			case "updateWebhookEndpoint":
+				body = `{"description":"changed"}`
 			case "createKey":
 				body = `{"name":"made","permission":"restricted","scopes":["api_keys:read"]}`
 			case "updateKey":

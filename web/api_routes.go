@@ -33,6 +33,13 @@ type apiState struct {
 //	GET    /v1/members                 handleAPIMemberList   members:read
 //	GET    /v1/audit-log               handleAPIAuditLog     audit_log:read
 //	POST   /v1/keys/verify             handleKeyVerify       api_keys:read
+//	GET    /v1/webhook-endpoints       handleAPIWebhookList  webhooks:read
+//	POST   /v1/webhook-endpoints       handleAPIWebhookCreate webhooks:write
+//	GET    /v1/webhook-endpoints/:id   handleAPIWebhookShow  webhooks:read
+//	PATCH  /v1/webhook-endpoints/:id   handleAPIWebhookUpdate webhooks:write
+//	DELETE /v1/webhook-endpoints/:id   handleAPIWebhookDelete webhooks:write
+//	GET    /v1/webhook-endpoints/:id/deliveries handleAPIWebhookDeliveries webhooks:read
+//	POST   /v1/webhook-endpoints/:id/test       handleAPIWebhookTest webhooks:write
 //	POST   /v1/keys/report-leak        handleAPIReportLeak   (any key)
 //	POST   /v1/secret-scanning/github  handleSecretScanningGitHub (no key: signed by the scanner)
 //	GET    /openapi.json               handleOpenAPI
@@ -60,6 +67,13 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
 	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
 	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
+	readRoute(g, "/webhook-endpoints", s.handleAPIWebhookList, requireScope("webhooks:read"))
+	g.POST("/webhook-endpoints", s.handleAPIWebhookCreate, requireScope("webhooks:write"))
+	readRoute(g, "/webhook-endpoints/:id", s.handleAPIWebhookShow, requireScope("webhooks:read"))
+	g.PATCH("/webhook-endpoints/:id", s.handleAPIWebhookUpdate, requireScope("webhooks:write"))
+	g.DELETE("/webhook-endpoints/:id", s.handleAPIWebhookDelete, requireScope("webhooks:write"))
+	readRoute(g, "/webhook-endpoints/:id/deliveries", s.handleAPIWebhookDeliveries, requireScope("webhooks:read"))
+	g.POST("/webhook-endpoints/:id/test", s.handleAPIWebhookTest, requireScope("webhooks:write"))
 	g.POST("/keys/report-leak", s.handleAPIReportLeak)
 
 	e.GET("/openapi.json", s.handleOpenAPI)

@@ -120,7 +120,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status := statusOf(err)
-	if status >= 500 {
+	switch {
+	case model.ErrorCode(err) == model.EUNAVAILABLE:
+		// Logged once per outage, not per request (web/outage.go).
+		s.outage.refuse(c, err)
+	case status >= 500:
 		s.logger(c).Error("request failed", "status", status, "err", err)
 	}
 	msg := userMessage(status, err)

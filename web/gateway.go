@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -113,35 +112,25 @@ func (s *Server) GatewayHandler() http.Handler {
 	return s.gw.echo
 }
 
-// ServeGateway serves the gateway on ln until ctx is cancelled, then drains
-// in-flight requests (up to drain) like Serve. Connections have no read or
-// write deadline: bodies stream for as long as they last (a 1 GiB upload,
-// an SSE stream, a WebSocket).
+// ServeGateway serves the gateway on ln until ctx is cancelled, then shuts
+// down as Serve does (ServeAll). Connections have no read or write
+// deadline: bodies stream for as long as they last (a 1 GiB upload, an SSE
+// stream, a WebSocket).
 func (s *Server) ServeGateway(ctx context.Context, ln net.Listener, drain time.Duration) error {
-	if s.gw == nil {
-		return errors.New("KEYWARD_UPSTREAM: the gateway needs an upstream URL")
-	}
-	srv := &http.Server{
-		Handler:           s.gw.echo,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
+	ep, err := s.GatewayEndpoint(ln)
+	if err != nil {
 		return err
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
+	return s.ServeAll(ctx, Shutdown{Delay: s.cfg.ShutdownDelay, Drain: drain}, ep)
+}
+
+// GatewayEndpoint is the gateway on ln, for ServeAll beside other
+// listeners. It fails when no upstream is configured.
+func (s *Server) GatewayEndpoint(ln net.Listener) (Endpoint, error) {
+	if s.gw == nil {
+		return Endpoint{}, errors.New("KEYWARD_UPSTREAM: the gateway needs an upstream URL")
 	}
-	return err
+	return Endpoint{Name: "gateway", Listener: ln, Handler: s.gw.echo, Streaming: true}, nil
 }
 
 // handleGateway serves every gateway request: the path must be canonical

@@ -72,7 +72,47 @@ func (s *Server) handleKeyList(c echo.Context) error {
 	if l.Leaks, err = s.leakNotices(c, ch.TeamName); err != nil {
 		return err
 	}
+	if l.Reminders, err = s.keyReminders(c); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.KeyListPage(ch, l))
+}
+
+// keyReminders are the notices at the top of the key table: keys expiring
+// within 7 days or expired in the last 7 (the reminders e-mail would carry,
+// shown when the install sends no e-mail) and disabled webhook endpoints.
+func (s *Server) keyReminders(c echo.Context) ([]string, error) {
+	ctx := c.Request().Context()
+	var out []string
+	if s.cfg.SMTPURL == "" {
+		n, err := s.store.FindKeyNotices(ctx, teamID(c))
+		if err != nil {
+			return nil, err
+		}
+		if n.Expiring > 0 {
+			out = append(out, plural(n.Expiring, "key expires", "keys expire")+" within 7 days: roll them or set a later expiry (filter Expiring soon).")
+		}
+		if n.Expired > 0 {
+			out = append(out, plural(n.Expired, "key", "keys")+" expired in the last 7 days: calls using them are refused.")
+		}
+	}
+	eps, err := s.store.FindEndpoints(ctx, teamID(c))
+	if err != nil {
+		return nil, err
+	}
+	for _, ep := range eps {
+		if !ep.Enabled && ep.DisabledReason != "" {
+			out = append(out, "The webhook endpoint "+ep.URL+" was disabled after failing for 5 days (Settings → Webhooks).")
+		}
+	}
+	return out, nil
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
 }
 
 // keyList loads one page of the team's keys for f. A page past the end

@@ -6,6 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/views"
 )
 
@@ -61,5 +63,39 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 		// not spent yet.
 		d.QuotaLeft = *k.QuotaRemaining + s.verifier.QuotaLeased(k.ID)
 	}
+	if d.Notify, d.Endpoints, err = s.keyNotifications(c, k.PublicID); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.KeyDetailsPage(s.chrome(c, "api-keys"), d))
+}
+
+// keyNotifications returns the key's latest events with their deliveries,
+// and the team's endpoint URLs by id.
+func (s *Server) keyNotifications(c echo.Context, publicID string) ([]views.KeyEventDeliveries, map[int64]string, error) {
+	ctx := c.Request().Context()
+	evs, err := s.store.FindEvents(ctx, store.EventFilter{TeamID: teamID(c), TargetID: publicID, Limit: 20})
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, err := s.store.FindDeliveries(ctx, store.DeliveryFilter{TeamID: teamID(c), TargetID: publicID, Limit: 200})
+	if err != nil {
+		return nil, nil, err
+	}
+	byEvent := map[int64][]model.Delivery{}
+	for _, d := range ds {
+		byEvent[d.EventID] = append(byEvent[d.EventID], d)
+	}
+	out := make([]views.KeyEventDeliveries, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, views.KeyEventDeliveries{Event: ev, Deliveries: byEvent[ev.ID]})
+	}
+	eps, err := s.store.FindEndpoints(ctx, teamID(c))
+	if err != nil {
+		return nil, nil, err
+	}
+	urls := make(map[int64]string, len(eps))
+	for _, ep := range eps {
+		urls[ep.ID] = ep.URL
+	}
+	return out, urls, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/model"
 )
 
 // requestIDs makes request ids: a random prefix per process and a counter,
@@ -65,6 +68,11 @@ func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 	for _, x := range hs {
 		h[x.key] = x.val
 	}
+	if s.overHTTPS(c.Request()) {
+		// Only over TLS, to us or to a trusted proxy that says so: over
+		// plain HTTP a browser ignores it, and a client cannot claim it.
+		h[hstsHeader.key] = hstsHeader.val
+	}
 	err := s.guarded(c, next)
 	status := c.Response().Status
 	if err != nil {
@@ -72,7 +80,7 @@ func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 	}
 	took := time.Since(start)
 	s.metrics.observe(c, status, took)
-	s.logAccess(c, machine, status, took)
+	s.logAccess(c, machine, status, took, err)
 	return err
 }
 
@@ -92,7 +100,7 @@ func (s *Server) gatewayStack(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				status = statusOf(err)
 			}
-			s.logAccess(c, true, status, time.Since(start))
+			s.logAccess(c, true, status, time.Since(start), err)
 		}()
 		return next(c)
 	}
@@ -142,40 +150,34 @@ type header struct {
 	val []string
 }
 
-// securityHeaderSet is DESIGN.md's rule 5 as headers, with HSTS when
-// cookies are secure (the server is behind HTTPS). Every response gets the
-// same slices: net/http only reads them, and an Add elsewhere copies (their
-// capacity is their length).
-func securityHeaderSet(secure bool) []header {
-	hs := []header{
+// securityHeaderSet is DESIGN.md's rule 5 as headers (HSTS apart: see
+// hstsHeader). Every response gets the same slices: net/http only reads
+// them, and an Add elsewhere copies (their capacity is their length).
+func securityHeaderSet() []header {
+	return []header{
 		{"Content-Security-Policy", []string{contentSecurityPolicy}},
 		{"X-Content-Type-Options", []string{"nosniff"}},
 		{"Referrer-Policy", []string{"same-origin"}},
 		{"X-Frame-Options", []string{"DENY"}},
 		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
 	}
-	if secure {
-		hs = append(hs, header{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}})
-	}
-	return hs
 }
 
 // apiHeaderSet is what JSON answers to programs carry instead (the /v1 API
 // and the probes, which no browser renders as a page): nosniff, a CSP that
-// allows nothing, no-store (DESIGN.md's API contract), HSTS when secure.
+// allows nothing, no-store (DESIGN.md's API contract); HSTS as for pages.
 // Fewer headers also cost less: net/http copies the header map of every
 // response.
-func apiHeaderSet(secure bool) []header {
-	hs := []header{
+func apiHeaderSet() []header {
+	return []header{
 		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
 		{"X-Content-Type-Options", []string{"nosniff"}},
 		{"Cache-Control", []string{"no-store"}},
 	}
-	if secure {
-		hs = append(hs, header{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}})
-	}
-	return hs
 }
+
+// hstsHeader is sent only on requests that came over HTTPS (overHTTPS).
+var hstsHeader = header{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}}
 
 // Echo context key of the request's logger.
 const loggerKey = "logger"
@@ -230,13 +232,15 @@ const (
 // logAccess writes the request's access log line if the policy keeps it
 // (see logsAccess), and counts it in metrics if not. It logs the route
 // pattern and path, never query strings or headers (which may carry keys).
-func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.Duration) {
+func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.Duration, err error) {
 	if !s.logsAccess(machine, status, took) {
 		s.metrics.accessSkipped.Inc()
 		return
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	if status >= 500 && model.ErrorCode(err) != model.EUNAVAILABLE {
+		// A refusal during a database outage stays at info: the outage
+		// itself is logged once (web/outage.go).
 		level = slog.LevelError
 	}
 	s.logger(c).LogAttrs(c.Request().Context(), level, "request",
@@ -305,6 +309,30 @@ func loggedPath(p string) string {
 
 // contentSecurityPolicy is DESIGN.md's rule 5: no inline script or style.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+// overHTTPS reports whether r came over TLS: to this server, or to a
+// trusted proxy (KEYWARD_TRUSTED_PROXIES) that says so with
+// X-Forwarded-Proto. HSTS is only sent then: over plain HTTP a browser
+// ignores it, and a client that is not behind a proxy cannot claim it.
+func (s *Server) overHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(s.cfg.TrustedProxies) == 0 || !strings.EqualFold(strings.TrimSpace(r.Header.Get(echo.HeaderXForwardedProto)), "https") {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer := ap.Addr().Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
+}
 
 // noStore marks a response uncacheable (the one-time reveal, API responses
 // with raw keys, pages behind sign-in).

@@ -30,6 +30,10 @@ func (s *Server) routes() {
 	// Dashboard: Settings → Audit log and the key table's bulk revoke (web/audit_log.go).
 	s.auditRoutes(e)
 
+	// Dashboard: Settings → Webhooks and Settings → Account (web/webhook_routes.go).
+	s.webhookRoutes(e)
+	s.accountSettingsRoutes(e)
+
 	// The /v1 API, /openapi.json and /docs (web/api_routes.go).
 	s.apiRoutes(e)
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/notify"
+	"github.com/keyward/keyward/internal/secretbox"
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/verify"
@@ -42,6 +44,9 @@ type Options struct {
 	// ScanKeys are the secret scanners' public keys; when nil, read from
 	// KEYWARD_SECRET_SCANNING_KEYS (without SIGHUP reloads).
 	ScanKeys *secretscan.Keys
+	// Mailer sends the dashboard's e-mail (invitations, password resets);
+	// when nil, one for KEYWARD_SMTP_URL, or none when that is unset.
+	Mailer notify.Mailer
 }
 
 // Server holds everything the handlers need. Build it with New.
@@ -60,6 +65,12 @@ type Server struct {
 	bodyLimit  echo.MiddlewareFunc
 	assets     *assetSet
 	ready      atomic.Bool
+	// draining is set when shutdown begins: every response then closes its
+	// connection (see ServeAll).
+	draining atomic.Bool
+	// outage tracks requests refused while the database is unreachable
+	// (web/outage.go).
+	outage *outage
 	// migrated is set once the schema is known to be current; migrations are
 	// append-only, so it never goes back.
 	migrated atomic.Bool
@@ -78,6 +89,10 @@ type Server struct {
 	gw *gateway
 	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).
 	scanKeys *secretscan.Keys
+	// box seals webhook signing secrets; nil without an encryption key.
+	box *secretbox.Box
+	// mailer sends e-mail; nil when keyward sends none.
+	mailer notify.Mailer
 }
 
 // New builds the server and registers every route.
@@ -101,7 +116,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	// makes its own: a cache with the configured TTL and a recorder that
 	// flushes when the server closes.
 	if s.verifier == nil {
-		s.verifier = verify.New(st, verify.Options{TTL: cfg.CacheTTL, Now: s.now})
+		s.verifier = verify.New(st, verify.Options{TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Now: s.now})
 	}
 	if s.scanKeys == nil {
 		k, err := secretscan.Load(cfg.SecretScanningKeys)
@@ -117,11 +132,30 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	// At shutdown unspent quota leases go back to the database.
 	s.OnClose(s.verifier.Close)
 	s.OnClose(s.recorder.Close)
+	s.mailer = opts.Mailer
+	if s.mailer == nil && cfg.SMTPURL != "" {
+		m, err := notify.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		s.mailer = m
+	}
+	if len(cfg.EncryptionKey) > 0 {
+		box, err := secretbox.New(cfg.EncryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		s.box = box
+	}
 	s.metrics = newMetrics()
 	s.ids = newRequestIDs()
-	s.secHeaders = securityHeaderSet(cfg.CookieSecure)
-	s.apiHeaders = apiHeaderSet(cfg.CookieSecure)
+	s.secHeaders = securityHeaderSet()
+	s.apiHeaders = apiHeaderSet()
 	s.bodyLimit = middleware.BodyLimit("1M")
+	s.outage = newOutage(s)
+	s.OnClose(s.outage.close)
+	s.metrics.reg.MustRegister(s.outage.collectors()...)
+	s.metrics.reg.MustRegister(verifierCollectors(s.verifier)...)
 	s.metrics.registerLimitMetrics(s.verifier.Rates())
 	acc, err := s.newAccounts()
 	if err != nil {
@@ -151,35 +185,109 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Registry returns the Prometheus registry behind /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
-// Serve serves on ln until ctx is cancelled, then shuts down gracefully: it
-// reports not ready, drains in-flight requests (up to drain), and returns.
-// Callers flush and close their stores afterwards.
+// Serve serves on ln until ctx is cancelled, then shuts down as ServeAll
+// does, waiting cfg.ShutdownDelay before it stops accepting and draining
+// in-flight requests for up to drain. Callers flush and close their stores
+// afterwards.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
-	srv := &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	return s.ServeAll(ctx, Shutdown{Delay: s.cfg.ShutdownDelay, Drain: drain}, Endpoint{Name: "http", Listener: ln})
+}
+
+// Endpoint is one listener a Server serves.
+type Endpoint struct {
+	// Name says which listener it is in logs ("http", "metrics", …).
+	Name     string
+	Listener net.Listener
+	// Handler answers its requests; the server's own handler when nil.
+	Handler http.Handler
+	// Streaming drops the read and write deadlines (header and idle
+	// timeouts stay): bodies stream for as long as they last, as the
+	// gateway's do.
+	Streaming bool
+}
+
+// Shutdown says how ServeAll stops.
+type Shutdown struct {
+	// Delay is how long the server keeps serving once ctx is done: /readyz
+	// answers 503 at once, so that load balancers stop sending, and every
+	// response closes its connection, so that clients reconnect elsewhere;
+	// new connections are still accepted meanwhile.
+	Delay time.Duration
+	// Drain bounds the wait for requests in flight once the listeners are
+	// closed.
+	Drain time.Duration
+}
+
+// ServeAll serves every endpoint until ctx is cancelled (or one of them
+// fails), then shuts them all down together: not ready at once, serving on
+// for sd.Delay with Connection: close on every response, then no new
+// connections, idle ones closed, and in-flight requests drained for up to
+// sd.Drain. Callers flush and close their stores afterwards (Close).
+func (s *Server) ServeAll(ctx context.Context, sd Shutdown, eps ...Endpoint) error {
+	servers := make([]*http.Server, len(eps))
+	errc := make(chan error, len(eps))
+	for i, ep := range eps {
+		h := ep.Handler
+		if h == nil {
+			h = s.echo
+		}
+		servers[i] = &http.Server{
+			Handler:           s.closing(h),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.With("listener", ep.Name).Handler(), slog.LevelWarn),
+		}
+		if ep.Streaming {
+			servers[i].ReadTimeout, servers[i].WriteTimeout = 0, 0
+		}
+		go func() { errc <- servers[i].Serve(ep.Listener) }()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	var failed error
+	pending := len(eps)
 	select {
-	case err := <-errc:
-		return err
+	case failed = <-errc:
+		pending--
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)
-	s.log.Info("shutting down: draining in-flight requests", "timeout", drain.String())
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	s.draining.Store(true)
+	if failed == nil && sd.Delay > 0 {
+		s.log.Info("shutting down: not ready; serving on, closing each connection after its response", "delay", sd.Delay.String())
+		time.Sleep(sd.Delay)
+	}
+	s.log.Info("shutting down: draining in-flight requests", "timeout", sd.Drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), sd.Drain)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
+	errs := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errs <- srv.Shutdown(sctx) }()
+	}
+	err := failed
+	for range servers {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	for ; pending > 0; pending-- {
+		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+			err = e
+		}
 	}
 	return err
+}
+
+// closing wraps h so that once shutdown begins every response carries
+// Connection: close, and net/http closes the connection after it.
+func (s *Server) closing(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // MaxHeaderBytes caps request headers; larger requests get 431.

@@ -62,17 +62,20 @@ type settings struct {
 	CachedKeys  int           `json:"cached_keys"`
 	// LeakPayloads is the number of 1,000-match secret-scanning payloads timed.
 	LeakPayloads int `json:"leak_payloads"`
+	Webhooks     int `json:"webhooks"`
+	Creates      int `json:"event_cost_creates"`
 }
 
 func settingsFor(quick bool) settings {
 	s := settings{
 		Mode: "full", TotalKeys: 1_000_000, TeamKeys: 10_000, LoadKeys: 1_000, Conns: 32,
 		Rounds: 3, Cycles: 8, Slice: 500 * time.Millisecond, Warm: 2 * time.Second, Flush: 500 * time.Millisecond,
-		ListSamples: 200, Revocations: 100, CachedKeys: 100_000, LeakPayloads: 5,
+		ListSamples: 200, Revocations: 100, CachedKeys: 100_000, LeakPayloads: 5, Webhooks: 5000, Creates: 400,
 	}
 	if quick {
 		s.Mode, s.TotalKeys, s.TeamKeys, s.LoadKeys = "quick", 100_000, 2_000, 500
 		s.Cycles, s.Warm, s.ListSamples, s.LeakPayloads = 4, time.Second, 50, 3
+		s.Webhooks, s.Creates = 2000, 150
 	}
 	return s
 }
@@ -229,7 +232,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	for i := set.TeamKeys - 1; i > 0 && len(victims) < set.Revocations; i-- {
+	for i := set.TeamKeys - 1; i > 0 && len(victims) < 2*set.Revocations; i-- {
 		if keyActive(i) {
 			victims, victimIDs = append(victims, g.raw(i)), append(victimIDs, g.publicID(i))
 		}
@@ -264,6 +267,11 @@ func run(ctx context.Context) (err error) {
 	}
 	res.RecordNs = recordCost(a.st)
 
+	note("flood: a valid key's p99 on A, quiet and under %d unknown keys/s", floodRate)
+	if res.Flood, err = measureFlood(ctx, a, loadKeys, set, max(2, set.Cycles/2), 2*time.Second); err != nil {
+		return err
+	}
+
 	note("dashboard: key list server time, %d requests per page", set.ListSamples)
 	pages := []listPage{
 		{Name: "first page", Path: "/settings/api-keys", must: keyName(set.TeamKeys - 1)},
@@ -279,12 +287,27 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 
-	note("revocation: %d keys revoked on A, polled on B", len(victims))
+	note("webhooks: %d events delivered to a local receiver; key creates with and without events", set.Webhooks)
+	if res.Webhooks, err = measureWebhooks(ctx, db, team.ID, set.Webhooks, log); err != nil {
+		return err
+	}
+	if res.Webhooks.CreateWithMs, res.Webhooks.CreateWithoutMs, err = measureEventCost(ctx, db, secret, admin, set.Creates, log); err != nil {
+		return err
+	}
+	res.Webhooks.Creates = set.Creates
+	res.Webhooks.EventCost = res.Webhooks.CreateWithMs/res.Webhooks.CreateWithoutMs - 1
+
+	half := len(victims) / 2
+	note("revocation: %d keys revoked on A, polled on B", half)
 	b, err := start(instanceOptions{app: "kwbench-b", cacheTTL: 30 * time.Second, flush: set.Flush, listen: true})
 	if err != nil {
 		return err
 	}
-	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs, victims); err != nil {
+	if res.Revoke, err = measureRevocations(ctx, a, b, admin, victimIDs[:half], victims[:half]); err != nil {
+		return err
+	}
+	note("revocation at saturation: %d more, with A and B both driven flat out", len(victims)-half)
+	if res.RevokeSaturated, err = measureRevocationsSaturated(ctx, a, b, admin, victimIDs[half:], victims[half:], loadKeys, set); err != nil {
 		return err
 	}
 	note("leak report: %d signed secret-scanning payloads of %d matches on A", set.LeakPayloads, leakTokens)

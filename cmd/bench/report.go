@@ -36,11 +36,15 @@ type results struct {
 	List                  []listResult     `json:"dashboard_list"`
 	PageWeight            pageWeightResult `json:"page_weight"`
 	Revoke                revokeResult     `json:"revocation"`
-	Leak                  leakResult       `json:"leak_report"`
-	Gateway               gatewayResult    `json:"gateway"`
-	Memory                memResult        `json:"memory"`
-	Seconds               float64          `json:"seconds"`
-	Summary               summary          `json:"summary"`
+	// RevokeSaturated is the same with A and B driven flat out.
+	RevokeSaturated revokeResult  `json:"revocation_saturated"`
+	Flood           floodResult   `json:"flood"`
+	Leak            leakResult    `json:"leak_report"`
+	Gateway         gatewayResult `json:"gateway"`
+	Memory          memResult     `json:"memory"`
+	Webhooks        webhookResult `json:"webhooks"`
+	Seconds         float64       `json:"seconds"`
+	Summary         summary       `json:"summary"`
 }
 
 type machine struct {
@@ -93,6 +97,8 @@ type summary struct {
 	RecorderCost        float64                  `json:"recorder_cost"`
 	RecordShare         float64                  `json:"record_share"`
 	RevokeP99ms         float64                  `json:"revoke_p99_ms"`
+	RevokeSaturatedP99  float64                  `json:"revoke_saturated_p99_ms"`
+	FloodP99Ratio       float64                  `json:"flood_p99_ratio"`
 	ListP95ms           float64                  `json:"list_p95_ms"`
 	PageFirstKiB        float64                  `json:"page_first_kib"`
 	PageNextKiB         float64                  `json:"page_next_kib"`
@@ -103,6 +109,8 @@ type summary struct {
 	GatewayDirectRatio  float64                  `json:"gateway_direct_ratio"`
 	GatewayAddedP99ms   float64                  `json:"gateway_added_p99_ms"`
 	LeakReportMs        float64                  `json:"leak_report_ms"`
+	WebhooksPerS        float64                  `json:"webhooks_per_s"`
+	EventCost           float64                  `json:"event_cost"`
 	Line                string                   `json:"line"`
 	Missed              []string                 `json:"missed"`
 }
@@ -162,6 +170,8 @@ func (r *results) summarize(set settings) {
 	s.RecorderCost = median(r.RecorderCosts)
 	s.RecordShare = r.RecordNs * s.Targets[tWhoami].RPS / (float64(r.Machine.GOMAXPROCS) * 1e9)
 	s.RevokeP99ms = r.Revoke.P99ms
+	s.RevokeSaturatedP99 = r.RevokeSaturated.P99ms
+	s.FloodP99Ratio = r.Flood.Ratio
 	for _, l := range r.List {
 		s.ListP95ms = max(s.ListP95ms, l.P95ms)
 	}
@@ -170,12 +180,15 @@ func (r *results) summarize(set settings) {
 	s.PageNextKiB = float64(r.PageWeight.NextBytes) / 1024
 	s.RestrictedRatio, s.RestrictedRedis = median(r.RestrictedRatios), median(r.RestrictedRedisRatios)
 	s.LeakReportMs = r.Leak.Maxms
+	s.WebhooksPerS, s.EventCost = r.Webhooks.PerSecond, r.Webhooks.EventCost
 	s.Line = fmt.Sprintf("ceiling_ratio=%.2f verify_ratio=%.2f uncached_ratio=%.2f verify_p99_ms=%.1f revoke_p99_ms=%.0f list_p95_ms=%.0f updates_per_flush=%.1f recorder_cost=%.2f rss_mb=%.0f page_first_kib=%.1f page_next_kib=%.1f leak_report_ms=%.0f",
 		s.CeilingRatio, s.VerifyRatio, s.UncachedRatio, s.VerifyP99ms, s.RevokeP99ms, s.ListP95ms, s.UpdatesPerFlush, noNegativeZero(s.RecorderCost), s.RSSMB, s.PageFirstKiB, s.PageNextKiB, s.LeakReportMs)
+	s.Line += fmt.Sprintf(" revoke_saturated_p99_ms=%.0f flood_p99_ratio=%.2f", s.RevokeSaturatedP99, s.FloodP99Ratio)
 	s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms = r.Gateway.CaddyRatio, r.Gateway.DirectRatio, r.Gateway.AddedP99ms
 	s.Line += fmt.Sprintf(" gateway_caddy_ratio=%.2f gateway_direct_ratio=%.2f gateway_added_p99_ms=%.2f",
 		s.GatewayCaddyRatio, s.GatewayDirectRatio, s.GatewayAddedP99ms)
 	s.Line += fmt.Sprintf(" restricted_ratio=%.2f restricted_redis_ratio=%.2f", s.RestrictedRatio, s.RestrictedRedis)
+	s.Line += fmt.Sprintf(" webhooks_per_s=%.0f event_cost=%.2f", s.WebhooksPerS, noNegativeZero(s.EventCost))
 	for _, c := range r.checks(s) {
 		if !c.ok {
 			s.Missed = append(s.Missed, c.name)
@@ -207,6 +220,8 @@ func (r *results) checks(s summary) []check {
 		{"≤ 1 UPDATE per flush interval", fmt.Sprintf("%.2f", s.UpdatesPerFlush), r.LastUsed.Flushes > 0 && s.UpdatesPerFlush <= 1},
 		{"recording costs ≤ 5 %", fmt.Sprintf("%.1f %%", 100*s.RecorderCost), s.RecorderCost <= 0.05},
 		{"revocation seen by B, p99 ≤ 100 ms", fmt.Sprintf("%.1f ms", s.RevokeP99ms), s.RevokeP99ms <= 100},
+		{"revocation at saturation, max ≤ 1 s", fmt.Sprintf("%.0f ms", r.RevokeSaturated.Maxms), r.RevokeSaturated.Revocations > 0 && r.RevokeSaturated.Maxms <= 1000},
+		{"flood of bad keys: p99 ≤ 2× quiet", fmt.Sprintf("%.2f×", s.FloodP99Ratio), s.FloodP99Ratio > 0 && s.FloodP99Ratio <= 2},
 		{"key list p95 ≤ 50 ms", fmt.Sprintf("%.1f ms", s.ListP95ms), s.ListP95ms <= 50},
 		{"first load of a dashboard page ≤ 60 KiB", fmt.Sprintf("%.1f KiB", s.PageFirstKiB), s.PageFirstKiB > 0 && s.PageFirstKiB <= 60},
 		{"a later page ≤ 15 KiB", fmt.Sprintf("%.1f KiB", s.PageNextKiB), s.PageNextKiB > 0 && s.PageNextKiB <= 15},
@@ -215,6 +230,8 @@ func (r *results) checks(s summary) []check {
 		{"restricted key with Redis ≥ 0.5× plain cached verify", fmt.Sprintf("%.2f×", s.RestrictedRedis), s.RestrictedRedis >= 0.5},
 		{"gateway ≥ 0.9× Caddy reverse_proxy", fmt.Sprintf("%.2f×", s.GatewayCaddyRatio), s.GatewayCaddyRatio >= 0.9},
 		{"1,000-match leak report ≤ 1 s (slowest)", fmt.Sprintf("%.0f ms", s.LeakReportMs), s.LeakReportMs > 0 && s.LeakReportMs <= 1000},
+		{"webhooks ≥ 500 deliveries/s", fmt.Sprintf("%.0f/s", s.WebhooksPerS), s.WebhooksPerS >= 500},
+		{"writing the event ≤ 10 % of a key create", fmt.Sprintf("%.1f %%", 100*s.EventCost), s.EventCost <= 0.10},
 	}
 }
 
@@ -262,6 +279,10 @@ func (r *results) print(w io.Writer) {
 		100*s.RecorderCost, len(r.RecorderCosts), r.RecordNs, 100*s.RecordShare)
 	p("revocation on A refused by B: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d revocations (%s)",
 		r.Revoke.P50ms, r.Revoke.P99ms, r.Revoke.Maxms, r.Revoke.Revocations, r.Revoke.Source)
+	p("  the same with A and B both flat out (%d connections each): p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d revocations",
+		set.Conns, r.RevokeSaturated.P50ms, r.RevokeSaturated.P99ms, r.RevokeSaturated.Maxms, r.RevokeSaturated.Revocations)
+	p("flood: a cached key at %.0f req/s on A, p99 %.2f ms quiet, %.2f ms under %.0f unknown keys/s (%d distinct, from %d addresses; answers %v): %.2f×",
+		r.Flood.Rate, r.Flood.Quiet.P99ms, r.Flood.Flooded.P99ms, r.Flood.FloodRate, r.Flood.BadKeys, r.Flood.Sources, r.Flood.FloodAnswers, r.Flood.Ratio)
 	p("leak report: %d signed payloads of %d matches (%d seeded keys of other teams revoked by each) to POST /v1/secret-scanning/github: p50 %.0f ms, slowest %.0f ms",
 		r.Leak.Payloads, r.Leak.Tokens, r.Leak.Found, r.Leak.P50ms, r.Leak.Maxms)
 	p("dashboard GET /settings/api-keys, server time, %s keys in the team:", thousands(int64(set.TeamKeys)))
@@ -270,6 +291,8 @@ func (r *results) print(w io.Writer) {
 	}
 	p("page weight on the wire (brotli, headers included): first load of %s %.1f KiB (%d files), then %s %.1f KiB with the assets cached",
 		r.PageWeight.FirstPath, s.PageFirstKiB, len(r.PageWeight.Files)-1, r.PageWeight.NextPath, s.PageNextKiB)
+	p("webhooks: %d deliveries to a local receiver in %.2f s (%.0f/s); POST /v1/api-keys server time, median of %d: %.2f ms with the event, %.2f ms without (%+.1f %%)",
+		r.Webhooks.Deliveries, r.Webhooks.Seconds, r.Webhooks.PerSecond, r.Webhooks.Creates, r.Webhooks.CreateWithMs, r.Webhooks.CreateWithoutMs, 100*r.Webhooks.EventCost)
 	p("memory: %s cached keys: peak RSS %.0f MB (%.0f MB before filling; %.0f MB after GC, heap %.0f MB)",
 		thousands(int64(r.Memory.Cached)), r.Memory.HWM, r.Memory.HWMBefore, r.Memory.RSS, r.Memory.HeapMB)
 	gw := r.Gateway

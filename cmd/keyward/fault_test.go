@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/model"
@@ -57,6 +58,7 @@ func keywardEnv(t *testing.T, dsn string, extra ...string) []string {
 		"KEYWARD_DATA_DIR=" + t.TempDir(),
 		"KEYWARD_LOG_FORMAT=json",
 		"KEYWARD_COOKIE_SECURE=false",
+		"KEYWARD_SHUTDOWN_DELAY=0", // a test that needs one sets its own (the last setting wins)
 	}, extra...)
 }
 
@@ -343,5 +345,242 @@ func TestConcurrentMigrate(t *testing.T) {
 	var tables int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'api_keys'").Scan(&tables); err != nil || tables != 1 {
 		t.Fatalf("api_keys tables: %d %v", tables, err)
+	}
+}
+
+// startKeyward starts `keyward serve` on dsn with extra environment and
+// waits until /readyz answers 200. It returns the base URL, the process's
+// logs and a channel that gets its exit.
+func startKeyward(t *testing.T, bin, dsn string, extra ...string) (string, *syncBuf, *exec.Cmd, <-chan error) {
+	t.Helper()
+	addr := freeAddr(t)
+	logs := &syncBuf{}
+	cmd := exec.Command(bin, "serve", "--shutdown-timeout", "10s")
+	cmd.Env = keywardEnv(t, dsn, append([]string{"KEYWARD_ADDR=" + addr}, extra...)...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return base, logs, cmd, exited
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keyward did not become ready:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SIGTERM with 16 keep-alive clients: /readyz says 503 at once, the
+// server keeps serving through KEYWARD_SHUTDOWN_DELAY with Connection:
+// close, and clients that stop once /readyz says 503 (as a load balancer
+// does) see no failed request at all: no reset, no refused connection.
+func TestSIGTERMKeepAliveClientsSeeNoFailure(t *testing.T) {
+	bin := buildKeyward(t)
+	dsn := testdb.Postgres(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, team, err := st.Setup(ctx, "owner@example.com", "not-a-real-hash", "Acme", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, raw := storeKey(t, st, team.ID, "Load")
+	const delay = 1500 * time.Millisecond
+	base, logs, cmd, exited := startKeyward(t, bin, dsn, "KEYWARD_SHUTDOWN_DELAY="+delay.String())
+
+	var ok, failed, closing atomic.Int64
+	var failures syncBuf
+	var out atomic.Bool // the load balancer took the instance out
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			for !out.Load() {
+				req, _ := http.NewRequest(http.MethodGet, base+"/v1/whoami", nil)
+				req.Header.Set("X-API-Key", raw)
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					fmt.Fprintf(&failures, "error: %v\n", err)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.Close {
+					closing.Add(1)
+				}
+				if res.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					fmt.Fprintf(&failures, "status %d\n", res.StatusCode)
+				}
+			}
+		}()
+	}
+	// The load balancer's health check.
+	probe := &http.Client{Timeout: 5 * time.Second}
+	var outAt time.Time // written by the probe before wg.Done
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !out.Load() {
+			res, err := probe.Get(base + "/readyz")
+			if err != nil {
+				failed.Add(1)
+				fmt.Fprintf(&failures, "readyz: %v\n", err)
+				out.Store(true)
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode == http.StatusServiceUnavailable {
+				outAt = time.Now()
+				out.Store(true)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	outAfter := outAt.Sub(signalled)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("keyward exited with %v:\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("keyward did not exit:\n%s", logs.String())
+	}
+	if failed.Load() > 0 {
+		t.Fatalf("%d requests failed through the SIGTERM (%d succeeded):\n%s", failed.Load(), ok.Load(), failures.String())
+	}
+	if ok.Load() < 50 {
+		t.Fatalf("only %d requests succeeded: no load", ok.Load())
+	}
+	if outAfter >= delay {
+		t.Fatalf("/readyz said 503 only %s after SIGTERM, not before the port closed (delay %s)", outAfter, delay)
+	}
+	if closing.Load() == 0 {
+		t.Fatal("no response carried Connection: close during the shutdown delay")
+	}
+	if took := time.Since(signalled); took < delay {
+		t.Fatalf("keyward exited %s after SIGTERM, before KEYWARD_SHUTDOWN_DELAY (%s)", took, delay)
+	}
+	t.Logf("%d requests served, 0 failed; /readyz 503 %s after SIGTERM; %d responses closed their connection", ok.Load(), outAfter.Round(time.Millisecond), closing.Load())
+}
+
+// Every keyward connection names itself in pg_stat_activity: the pool
+// (keyward), the LISTEN connection (keyward-listener) and migrations
+// (keyward-migrate), so that operators can find each; ending the
+// listener's connection by name, the instance reconnects it.
+func TestConnectionsNameThemselves(t *testing.T) {
+	bin := buildKeyward(t)
+	dsn := testdb.Postgres(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	names := func() map[string]int {
+		rows, err := conn.Query(ctx, "SELECT application_name, count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]int{}
+		for rows.Next() {
+			var name string
+			var n int
+			if err := rows.Scan(&name, &n); err != nil {
+				t.Fatal(err)
+			}
+			m[name] = n
+		}
+		return m
+	}
+	// Migrations: hold goose's lock so that `keyward migrate` waits where
+	// it can be seen.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lock.DefaultLockID); err != nil {
+		t.Fatal(err)
+	}
+	var mout syncBuf
+	migrate := exec.Command(bin, "migrate")
+	migrate.Env = keywardEnv(t, dsn)
+	migrate.Stdout, migrate.Stderr = &mout, &mout
+	if err := migrate.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for names()["keyward-migrate"] == 0 {
+		if time.Now().After(deadline) {
+			_ = migrate.Process.Kill()
+			t.Fatalf("no keyward-migrate connection while migrations wait: %v\n%s", names(), mout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", lock.DefaultLockID); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.Wait(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, mout.String())
+	}
+
+	base, logs, _, _ := startKeyward(t, bin, dsn)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		m := names()
+		if m["keyward"] >= 1 && m["keyward-listener"] == 1 && m[""] == 0 && m["keyward-migrate"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connections by application_name: %v\n%s", m, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ended bool
+	if err := conn.QueryRow(ctx, `SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = 'keyward-listener'`).Scan(&ended); err != nil || !ended {
+		t.Fatalf("ending the listener's connection by name: %v %v", ended, err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "key change listener reconnected") || names()["keyward-listener"] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener did not come back: %v\n%s", names(), logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res, err := http.Get(base + "/readyz"); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz after the listener was ended: %v %v", res, err)
 	}
 }

@@ -41,6 +41,7 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage users: users create --email E --team T --role R", runUsers},
 		{"keys", "manage API keys: keys create --team T --name N --permission P; keys roll --key-id ID", runKeys},
+		{"secrets", "re-seal stored secrets under a new key: secrets rotate --old-key K", runSecrets},
 		{"version", "print the version", runVersion},
 	}
 }

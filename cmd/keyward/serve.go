@@ -24,17 +24,47 @@ import (
 )
 
 // openStore opens and migrates the configured database, with one clear error
-// line when it cannot be reached.
+// line when it cannot be reached. On PostgreSQL the migrations run on a
+// connection of their own (application_name keyward-migrate), closed before
+// the store's pool (keyward) opens.
 func openStore(ctx context.Context, cfg *config.Config, opts store.Options) (*store.Store, error) {
+	if store.DialectOf(cfg.DSN()) == store.Postgres {
+		if err := migrate(ctx, cfg); err != nil {
+			return nil, err
+		}
+		opts.AppName = store.AppName
+	}
 	st, err := store.Open(ctx, cfg.DSN(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
 	}
-	if _, err := st.Migrate(ctx); err != nil {
-		_ = st.Close() // the migration error is the one to report
-		return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	if st.Dialect() == store.SQLite {
+		if _, err := st.Migrate(ctx); err != nil {
+			_ = st.Close() // the migration error is the one to report
+			return nil, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+		}
 	}
 	return st, nil
+}
+
+// migrate applies pending migrations on a store of its own, named
+// keyward-migrate on PostgreSQL, and returns how many it applied.
+func migrate(ctx context.Context, cfg *config.Config) error {
+	_, err := migrateCount(ctx, cfg)
+	return err
+}
+
+func migrateCount(ctx context.Context, cfg *config.Config) (int, error) {
+	st, err := store.Open(ctx, cfg.DSN(), store.Options{AppName: store.AppNameMigrate, MaxOpenConns: 2})
+	if err != nil {
+		return 0, fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+	}
+	return n, nil
 }
 
 // describeDB names the database without its password.
@@ -99,6 +129,9 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	if err := cfg.EnsureSessionSecret(); err != nil {
 		return err
 	}
+	if err := cfg.EnsureEncryptionKey(); err != nil {
+		return err
+	}
 	if cfg.CookieSecureDefaulted && !gatewayOnly {
 		log.Warn("cookies are not marked Secure: the embedded default serves plain HTTP on localhost; set KEYWARD_COOKIE_SECURE=true behind HTTPS")
 	}
@@ -114,7 +147,7 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL, Rates: rates})
+	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Rates: rates})
 	recorder := verify.NewRecorder(st, log)
 	recorder.Start(cfg.LastUsedFlush)
 	scanKeys, err := secretscan.Load(cfg.SecretScanningKeys)
@@ -130,6 +163,15 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Events, webhooks, e-mail and expiry reminders: a delivery worker and
+	// an expiry scanner on every instance (on PostgreSQL the workers share
+	// the queue through FOR UPDATE SKIP LOCKED and one scanner at a time
+	// holds the scan's advisory lock).
+	stopNotify, err := startNotify(ctx, cfg, st, srv, log)
+	if err != nil {
+		return err
+	}
+	srv.OnClose(func(context.Context) error { stopNotify(); return nil })
 	if st.Dialect() == store.Postgres {
 		lctx, stopListening := context.WithCancel(context.Background())
 		listener := verify.NewListener(cfg.DSN(), verifier, log)
@@ -151,30 +193,30 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 			return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
 		}
 	}
-	// Both listeners stop together: on SIGTERM, or when either fails.
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	errs := make(chan error, 2)
-	running := 0
+	// Every listener shuts down alike and together (web.Server.ServeAll):
+	// not ready at once, serving on for KEYWARD_SHUTDOWN_DELAY with
+	// Connection: close, then draining; or when one of them fails.
+	var eps []web.Endpoint
 	if gln != nil {
-		running++
+		ep, err := srv.GatewayEndpoint(gln)
+		if err != nil {
+			_ = gln.Close()
+			if ln != nil {
+				_ = ln.Close()
+			}
+			return err
+		}
 		log.Info("keyward gateway serving", "version", version, "addr", gln.Addr().String(), "upstream", cfg.Upstream.Redacted(), "database", describeDB(cfg))
-		go func() { errs <- srv.ServeGateway(sctx, gln, drain) }()
+		eps = append(eps, ep)
 	}
 	if ln != nil {
-		running++
 		// Said once the socket listens (make run compiles first: a URL
 		// printed before that would not answer yet).
 		log.Info("keyward is listening: open "+dashboardURL(ln.Addr()), "url", dashboardURL(ln.Addr()),
 			"version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
-		go func() { errs <- srv.Serve(sctx, ln, drain) }()
+		eps = append(eps, web.Endpoint{Name: "http", Listener: ln})
 	}
-	var all []error
-	for ; running > 0; running-- {
-		all = append(all, <-errs)
-		stop()
-	}
-	err = errors.Join(all...)
+	err = srv.ServeAll(ctx, web.Shutdown{Delay: cfg.ShutdownDelay, Drain: drain}, eps...)
 	if cerr := srv.Close(context.Background()); cerr != nil {
 		log.Error("closing", "err", cerr)
 	}
@@ -211,14 +253,9 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DSN(), store.Options{})
+	n, err := migrateCount(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("cannot open the database (%s): %s", describeDB(cfg), rootCause(err))
-	}
-	defer st.Close()
-	n, err := st.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot apply migrations (%s): %s", describeDB(cfg), rootCause(err))
+		return err
 	}
 	fmt.Fprintf(e.stdout, "migrations: %d applied; the schema is current (%s)\n", n, describeDB(cfg))
 	return nil

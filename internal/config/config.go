@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/secretbox"
 )
 
 // Config is the whole configuration of a keyward process.
@@ -48,6 +49,22 @@ type Config struct {
 	// answers and requests slower than AccessLogSlow.
 	AccessLog     string
 	AccessLogSlow time.Duration
+	// CacheStaleIfError is how long past its TTL a cached key is served
+	// while the database cannot be reached.
+	CacheStaleIfError time.Duration
+	// ShutdownDelay is how long a stopping server keeps serving (not ready,
+	// every response closing its connection) before it stops accepting.
+	ShutdownDelay time.Duration
+	// SMTPURL (smtp:// or smtps://) turns e-mail on; MailFrom is the sender.
+	SMTPURL  string
+	MailFrom string
+	// BaseURL is the dashboard's public URL, for links in e-mails.
+	BaseURL string
+	// WebhookAllowPrivate lets webhooks reach loopback and private addresses.
+	WebhookAllowPrivate bool
+	// EncryptionKey seals stored secrets (32 bytes); for the embedded
+	// default EnsureEncryptionKey fills it from the data dir.
+	EncryptionKey []byte
 	// RedisURL, when set, shares keys' rate limits between instances.
 	RedisURL string
 	// SSOOnly turns password sign-in off (KEYWARD_PASSWORD_LOGIN=false);
@@ -103,6 +120,13 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
 	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
 	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
+	{"KEYWARD_CACHE_STALE_IF_ERROR", "cache-stale-if-error", "10m", "how long past its TTL a cached key is still served while the database is unreachable (0: never)"},
+	{"KEYWARD_SHUTDOWN_DELAY", "shutdown-delay", "5s", "on SIGTERM, how long to keep serving while /readyz says 503 before closing the port"},
+	{"KEYWARD_SMTP_URL", "smtp-url", "", "SMTP server for e-mail, smtp://user:pass@host:587 or smtps://…; unset: no e-mail"},
+	{"KEYWARD_MAIL_FROM", "mail-from", "", "sender address of keyward's e-mail, e.g. keyward@example.com"},
+	{"KEYWARD_BASE_URL", "base-url", "http://localhost:8080", "public URL of the dashboard, used in e-mail links"},
+	{"KEYWARD_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "let webhooks reach loopback and private addresses (true|false)"},
+	{"KEYWARD_ENCRYPTION_KEY", "encryption-key", "", "32 bytes in base64 sealing stored webhook secrets; embedded default: generated into the data dir"},
 	{"REDIS_URL", "redis-url", "", "Redis URL (redis://, rediss://) sharing keys' rate limits between instances; unset: per instance"},
 	{"KEYWARD_GATEWAY_ADDR", "gateway-addr", "", "address of the gateway listener (unset: no gateway)"},
 	{"KEYWARD_UPSTREAM", "upstream", "", "URL the gateway forwards to, e.g. http://127.0.0.1:9000"},
@@ -209,6 +233,12 @@ func build(get func(string) string) (*Config, error) {
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
 	}
+	if c.CacheStaleIfError, err = time.ParseDuration(get("KEYWARD_CACHE_STALE_IF_ERROR")); err != nil || c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
+		bad("KEYWARD_CACHE_STALE_IF_ERROR", "expected a duration between 0 (off) and 24h, e.g. 10m", get("KEYWARD_CACHE_STALE_IF_ERROR"))
+	}
+	if c.ShutdownDelay, err = time.ParseDuration(get("KEYWARD_SHUTDOWN_DELAY")); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		bad("KEYWARD_SHUTDOWN_DELAY", "expected a duration between 0 and 5m, e.g. 5s", get("KEYWARD_SHUTDOWN_DELAY"))
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
 		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
 	}
@@ -222,6 +252,26 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.AccessLogSlow, err = time.ParseDuration(get("KEYWARD_ACCESS_LOG_SLOW")); err != nil || c.AccessLogSlow <= 0 {
 		bad("KEYWARD_ACCESS_LOG_SLOW", "expected a positive duration, e.g. 500ms", get("KEYWARD_ACCESS_LOG_SLOW"))
+	}
+	c.SMTPURL, c.MailFrom, c.BaseURL = get("KEYWARD_SMTP_URL"), get("KEYWARD_MAIL_FROM"), strings.TrimRight(get("KEYWARD_BASE_URL"), "/")
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			errs = append(errs, errors.New("KEYWARD_SMTP_URL: expected smtp://user:pass@host:587 or smtps://user:pass@host:465"))
+		}
+		if c.MailFrom == "" {
+			errs = append(errs, errors.New("KEYWARD_MAIL_FROM: required with KEYWARD_SMTP_URL (the sender address of keyward's e-mail)"))
+		}
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("KEYWARD_BASE_URL", "expected the dashboard's public URL, e.g. https://keys.example.com", c.BaseURL)
+	}
+	if c.WebhookAllowPrivate, err = strconv.ParseBool(get("KEYWARD_WEBHOOK_ALLOW_PRIVATE")); err != nil {
+		bad("KEYWARD_WEBHOOK_ALLOW_PRIVATE", "expected true or false", get("KEYWARD_WEBHOOK_ALLOW_PRIVATE"))
+	}
+	if k := get("KEYWARD_ENCRYPTION_KEY"); k != "" {
+		if c.EncryptionKey, err = secretbox.ParseKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_ENCRYPTION_KEY: %w", err))
+		}
 	}
 	if c.ScopesFile != "" {
 		sc, err := LoadScopes(c.ScopesFile)
@@ -463,5 +513,21 @@ func (c *Config) EnsureSessionSecret() error {
 		return fmt.Errorf("KEYWARD_DATA_DIR: cannot write the session secret: %w", err)
 	}
 	c.SessionSecret = []byte(secret)
+	return nil
+}
+
+// EnsureEncryptionKey fills EncryptionKey for the embedded default: read
+// from encryption.key in the data dir, or generated once and kept there
+// (mode 0600). With PostgreSQL the key must come from KEYWARD_ENCRYPTION_KEY
+// so that every instance shares it; then this does nothing.
+func (c *Config) EnsureEncryptionKey() error {
+	if len(c.EncryptionKey) > 0 || !c.Embedded() {
+		return nil
+	}
+	k, err := secretbox.EnsureKeyFile(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("KEYWARD_DATA_DIR: %w", err)
+	}
+	c.EncryptionKey = k
 	return nil
 }

@@ -30,7 +30,8 @@ func TestDefaults(t *testing.T) {
 	if c.CookieSecure || !c.CookieSecureDefaulted {
 		t.Fatal("the embedded default turns Secure off and says so")
 	}
-	if c.LastUsedFlush != 10*time.Second || c.CacheTTL != 30*time.Second || c.AllowQueryKey {
+	if c.LastUsedFlush != 10*time.Second || c.CacheTTL != 30*time.Second || c.AllowQueryKey ||
+		c.CacheStaleIfError != 10*time.Minute || c.ShutdownDelay != 5*time.Second {
 		t.Fatalf("durations/flags: %+v", c)
 	}
 }
@@ -47,17 +48,19 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 
 func TestBadValuesNameTheVariable(t *testing.T) {
 	tests := map[string]string{
-		"DATABASE_URL":            "mysql://x",
-		"KEYWARD_ADDR":            "localhost",
-		"KEYWARD_KEY_PREFIX":      "KW",
-		"KEYWARD_TRUSTED_PROXIES": "10.0.0.0/33",
-		"KEYWARD_ALLOW_QUERY_KEY": "yes please",
-		"KEYWARD_COOKIE_SECURE":   "maybe",
-		"KEYWARD_LAST_USED_FLUSH": "soon",
-		"KEYWARD_CACHE_TTL":       "-1s",
-		"KEYWARD_LOG_FORMAT":      "xml",
-		"KEYWARD_SESSION_SECRET":  "short",
-		"KEYWARD_SCOPES_FILE":     "/nonexistent/scopes.yaml",
+		"DATABASE_URL":                 "mysql://x",
+		"KEYWARD_ADDR":                 "localhost",
+		"KEYWARD_KEY_PREFIX":           "KW",
+		"KEYWARD_TRUSTED_PROXIES":      "10.0.0.0/33",
+		"KEYWARD_ALLOW_QUERY_KEY":      "yes please",
+		"KEYWARD_COOKIE_SECURE":        "maybe",
+		"KEYWARD_LAST_USED_FLUSH":      "soon",
+		"KEYWARD_CACHE_TTL":            "-1s",
+		"KEYWARD_CACHE_STALE_IF_ERROR": "forever",
+		"KEYWARD_SHUTDOWN_DELAY":       "-5s",
+		"KEYWARD_LOG_FORMAT":           "xml",
+		"KEYWARD_SESSION_SECRET":       "short",
+		"KEYWARD_SCOPES_FILE":          "/nonexistent/scopes.yaml",
 	}
 	for env, val := range tests {
 		_, err := load(t, map[string]string{env: val})

@@ -55,6 +55,8 @@ type User struct {
 	// OIDCSubject links the account to an identity at the single sign-on
 	// provider ("" for none).
 	OIDCSubject string `gorm:"column:oidc_subject" json:"-"`
+	// RemindersOff: the person turned e-mailed expiry and rotation reminders off.
+	RemindersOff bool
 }
 
 // TableName tells GORM the table of User.

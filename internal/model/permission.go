@@ -75,6 +75,7 @@ var BuiltinResources = []Resource{
 	{Name: "api_keys", Label: "API keys", Description: "List, create, edit, revoke and delete API keys."},
 	{Name: "members", Label: "Members", Description: "See the team's members and their roles."},
 	{Name: "audit_log", Label: "Audit log", Description: "Read the team's audit log."},
+	{Name: "webhooks", Label: "Webhooks", Description: "List, add, change and delete webhook endpoints; see their deliveries."},
 }
 
 var resourceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)

@@ -12,10 +12,12 @@ import (
 )
 
 // CreateKey inserts k (whose KeyHash, Hint and PublicID the caller made) and
-// writes api_key.created in the same transaction. It returns EINVALID (field
-// expires_at) when the team's maximum key lifetime does not allow k's
-// expiry, ENOTFOUND for an unknown team and ECONFLICT on a duplicate hash or
-// public id.
+// writes api_key.created in the same transaction. Like every key change it is
+// announced to the key-change hooks and by NOTIFY, so that verify caches
+// drop a "not found" they may hold for the new key's hash. It returns
+// EINVALID (field expires_at) when the team's maximum key lifetime does not
+// allow k's expiry, ENOTFOUND for an unknown team and ECONFLICT on a
+// duplicate hash or public id.
 func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Actor) error {
 	now := s.Now()
 	k.CreatedAt, k.UpdatedAt = now, now
@@ -28,6 +30,9 @@ func (s *Store) CreateKey(ctx context.Context, k *model.APIKey, actor model.Acto
 			return err
 		}
 		if err := tx.Create(k).Error; err != nil {
+			return err
+		}
+		if err := tx.notifyKey(k.KeyHash); err != nil {
 			return err
 		}
 		return tx.audit(k.TeamID, actor, model.ActionKeyCreated, k.PublicID, k.Name, keyDetail(*k))

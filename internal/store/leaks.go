@@ -150,6 +150,11 @@ func (s *Store) RecordLeaks(ctx context.Context, sightings []model.Sighting, act
 			if err := tx.CreateInBatches(&events, leakChunk).Error; err != nil {
 				return err
 			}
+			// The outbox events of the same changes (api_key.revoked and
+			// api_key.leaked), for webhooks and the leak e-mail.
+			if err := tx.eventsFromAudits(events); err != nil {
+				return err
+			}
 		}
 		out.Recorded = leaks
 		return nil

@@ -70,13 +70,14 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 		// Restrictions too: IP and referrer allowlists, the rate limit, and
 		// the quota with what is left of it (a new refill period starts).
 		n.SetRestrictions(old.Restrictions(), now)
-		// The new key keeps the old one's restrictions; its quota starts
-		// from what the old key's budget holds now.
-		n.SetRestrictions(old.Restrictions(), now)
 		n.RolledFrom, n.ReplacedBy = old.PublicID, ""
 		n.CreatedAt, n.UpdatedAt, n.CreatedBy = now, now, actor.Label
 		n.RevokedAt, n.RevokedBy, n.LastUsedAt, n.LastUsedIP = nil, "", nil, ""
 		if err := tx.Create(n).Error; err != nil {
+			return err
+		}
+		// A created key is announced like any other (see CreateKey).
+		if err := tx.notifyKey(n.KeyHash); err != nil {
 			return err
 		}
 

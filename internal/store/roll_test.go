@@ -91,8 +91,8 @@ func TestRollKey(t *testing.T) {
 			t.Fatal("new key has the old key's hash")
 		}
 		mu.Lock()
-		if len(changed) != 1 || changed[0] != old.KeyHash {
-			t.Errorf("key-change hooks told %v, want the old key's hash once", changed)
+		if len(changed) != 2 || changed[0] != nk.KeyHash || changed[1] != old.KeyHash {
+			t.Errorf("key-change hooks told %v, want the new key's hash (created) and the old key's (its expiry) once each", changed)
 		}
 		mu.Unlock()
 

@@ -43,6 +43,12 @@ type Options struct {
 	// MaxOpenConns bounds the pool (PostgreSQL); 0 means 20.
 	MaxOpenConns int
 	Logger       *slog.Logger
+	// AppName is the application_name of the store's PostgreSQL
+	// connections, as pg_stat_activity shows them (see WithAppName).
+	AppName string
+	// SkipEvents turns the outbox off: changes write no events. Only the
+	// benchmark uses it, to measure what writing events costs.
+	SkipEvents bool
 }
 
 // Store is the data layer. It is safe for concurrent use.
@@ -56,6 +62,24 @@ type Store struct {
 
 	mu        sync.RWMutex
 	onChanged []func(hash string)
+	onEvents  []func()
+
+	skipEvents bool
+	// writeMu queues write transactions on SQLite, which has one writer
+	// at a time: waiting here is first come, first served, while SQLite's
+	// busy handler lets one writer win again and again until another's
+	// busy timeout runs out.
+	writeMu sync.Mutex
+}
+
+// lockWrites takes the SQLite write queue (a no-op on PostgreSQL) and
+// returns its release.
+func (s *Store) lockWrites() func() {
+	if s.dialect != SQLite {
+		return func() {}
+	}
+	s.writeMu.Lock()
+	return s.writeMu.Unlock
 }
 
 // Dialect reports which database the store runs on.
@@ -70,7 +94,7 @@ func DialectOf(dsn string) string {
 // for SQLite, whose folder is created if missing. It returns EUNAVAILABLE if
 // the database cannot be reached and EINVALID for a malformed DSN.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	s := &Store{dialect: DialectOf(dsn), dsn: dsn, now: opts.Now, log: opts.Logger}
+	s := &Store{dialect: DialectOf(dsn), dsn: dsn, now: opts.Now, log: opts.Logger, skipEvents: opts.SkipEvents}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -89,6 +113,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	case Postgres:
 		if _, err := url.Parse(dsn); err != nil {
 			return nil, model.Wrap(model.EINVALID, err, "DATABASE_URL is not a valid postgres:// URL")
+		}
+		if opts.AppName != "" {
+			dsn = WithAppName(dsn, opts.AppName)
 		}
 		dial = postgres.Open(dsn)
 	default:
@@ -151,6 +178,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// KeyChanges returns the count of committed transactions that changed keys.
+// It only grows (a transaction bumps it before it commits), so an instance
+// that cannot hear NOTIFY learns that keys changed by reading it again. It
+// returns EUNAVAILABLE if the database cannot be read.
+func (s *Store) KeyChanges(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Raw("SELECT n FROM key_changes").Scan(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	return n, nil
+}
+
 // OnKeyChange registers fn to run after any transaction that changes a key
 // commits, with that key's hash. The verify cache uses it to invalidate
 // locally at once; other instances learn through NOTIFY.
@@ -176,6 +215,8 @@ type txn struct {
 	*gorm.DB
 	s       *Store
 	changed []string
+	// events counts the outbox events the transaction wrote.
+	events int
 }
 
 // notifyKey records that the key with hash changed; on PostgreSQL it sends
@@ -207,20 +248,33 @@ func (t *txn) notifyKeys(hashes []string) error {
 }
 
 // inTx runs fn in a transaction and, after commit, tells the key-change hooks.
+// A transaction that changed keys bumps the key_changes count before it
+// commits (see KeyChanges).
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	var changed []string
+	events := 0
+	unlock := s.lockWrites()
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		t := &txn{DB: db, s: s}
 		if err := fn(t); err != nil {
 			return err
 		}
-		changed = t.changed
+		if len(t.changed) > 0 {
+			if err := t.Exec("UPDATE key_changes SET n = n + 1").Error; err != nil {
+				return err
+			}
+		}
+		changed, events = t.changed, t.events
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return translate(err)
 	}
 	s.keysChanged(changed)
+	if events > 0 {
+		s.eventsWritten()
+	}
 	return nil
 }
 
@@ -259,7 +313,8 @@ func isUnavailable(msg string) bool {
 	return false
 }
 
-// audit appends an audit event inside tx.
+// audit appends an audit event inside tx and, for a key, member or
+// webhook-endpoint action, the outbox event of the same change.
 func (t *txn) audit(teamID int64, actor model.Actor, action, targetID, targetName string, detail map[string]any) error {
 	ev := model.AuditEvent{
 		TeamID: teamID, ActorUserID: actor.UserID, ActorKeyID: actor.KeyID, ActorLabel: actor.Label,
@@ -272,5 +327,5 @@ func (t *txn) audit(teamID int64, actor model.Actor, action, targetID, targetNam
 	if err := t.Create(&ev).Error; err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
-	return nil
+	return t.eventFromAudit(teamID, actor, action, targetID, targetName, detail)
 }

@@ -125,6 +125,10 @@ func TestKeyLifecycle(t *testing.T) {
 		ctx := context.Background()
 		var changed []string
 		st.OnKeyChange(func(h string) { changed = append(changed, h) })
+		count0, err := st.KeyChanges(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		u, team := mustSetup(t, st, "owner@example.com", "Acme")
 		_, other := func() (model.User, model.Team) {
 			o, _ := st.CreateUser(ctx, "o@example.com", "h")
@@ -179,8 +183,13 @@ func TestKeyLifecycle(t *testing.T) {
 		if _, err := st.FindKeyByID(ctx, team.ID, k.PublicID); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Fatalf("after delete: %v", err)
 		}
-		if len(changed) != 3 {
-			t.Fatalf("key-change hooks ran %d times, want 3 (update, revoke, delete)", len(changed))
+		if len(changed) != 4 {
+			t.Fatalf("key-change hooks ran %d times, want 4 (create, update, revoke, delete)", len(changed))
+		}
+		// One bump per committed transaction that changed the key; the
+		// refused edit of the revoked key rolled back and bumped nothing.
+		if n, err := st.KeyChanges(ctx); err != nil || n-count0 != 4 {
+			t.Fatalf("key_changes moved by %d (%v), want 4", n-count0, err)
 		}
 	})
 }

@@ -68,6 +68,8 @@ func (s *Store) RecordUses(ctx context.Context, uses []model.KeyUse) error {
 	if s.dialect == SQLite {
 		updateSQL, upsertSQL = sqliteLastUsedSQL, sqliteUsageSQL
 	}
+	unlock := s.lockWrites()
+	defer unlock()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if len(last) > 0 {
 			if err := tx.Exec(updateSQL, string(lastJSON)).Error; err != nil {

@@ -29,16 +29,41 @@ func digestOf(raw string) digest {
 	return digest(sum[:len(digest{})])
 }
 
-// parseDigest decodes the hex hash the store reports for a changed key.
+// parseDigest decodes the hex hash the store reports for a changed key. It
+// reads the string in place (no copy to a byte slice): it runs between a
+// change notification and the cache purge.
 func parseDigest(hash string) (digest, bool) {
-	var sum [sha256.Size]byte
-	if len(hash) != hex.EncodedLen(len(sum)) {
-		return digest{}, false
+	var d digest
+	if len(hash) != hex.EncodedLen(sha256.Size) {
+		return d, false
 	}
-	if _, err := hex.Decode(sum[:], []byte(hash)); err != nil {
-		return digest{}, false
+	for i := range d {
+		hi, ok1 := unhex(hash[2*i])
+		lo, ok2 := unhex(hash[2*i+1])
+		if !ok1 || !ok2 {
+			return d, false
+		}
+		d[i] = hi<<4 | lo
 	}
-	return digest(sum[:len(digest{})]), true
+	// The rest must be hex too, as a whole hash is.
+	for i := 2 * len(d); i < len(hash); i++ {
+		if _, ok := unhex(hash[i]); !ok {
+			return d, false
+		}
+	}
+	return d, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // shardCount spreads the cache over independently locked shards so that
@@ -155,6 +180,23 @@ func (c *cache) purge() {
 		s.mu.Lock()
 		clear(s.m)
 		s.ring, s.next = s.ring[:0], 0
+		s.gen++
+		s.mu.Unlock()
+	}
+}
+
+// expire makes every entry due at at (if it was due later), keeping it, and
+// makes lookups in flight not cache.
+func (c *cache) expire(at int64) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for d, e := range s.m {
+			if e.until > at {
+				e.until = at
+				s.m[d] = e
+			}
+		}
 		s.gen++
 		s.mu.Unlock()
 	}

@@ -17,13 +17,16 @@ import (
 // instanceB is a second instance on the fixture's database: its own store
 // and verifier, and a listener that reaches the database through a proxy
 // the test can cut.
-func instanceB(t *testing.T, f *fixture, dsn string) (*verify.Verifier, *verify.Listener, *verifytest.Proxy) {
+func instanceB(t *testing.T, f *fixture, dsn string, tune ...func(*verify.Listener)) (*verify.Verifier, *verify.Listener, *verifytest.Proxy) {
 	t.Helper()
 	st := openStore(t, dsn, f.clock)
 	v := verify.New(st, verify.Options{TTL: time.Hour, Now: f.clock.Now})
 	proxy, viaProxy := verifytest.Start(t, dsn)
 	l := verify.NewListener(viaProxy, v, slog.New(slog.DiscardHandler))
 	l.MinBackoff, l.MaxBackoff, l.PingEvery = 10*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond
+	for _, fn := range tune {
+		fn(l)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
@@ -35,6 +38,21 @@ func instanceB(t *testing.T, f *fixture, dsn string) (*verify.Verifier, *verify.
 	})
 	waitFor(t, "the listener to connect", l.Connected)
 	return v, l, proxy
+}
+
+// cacheOn checks each raw key on v until all of them are cached: a check
+// that races with the NOTIFY of its key's creation is answered but not
+// cached.
+func cacheOn(t *testing.T, v *verify.Verifier, raws ...string) {
+	t.Helper()
+	waitFor(t, "the keys to be cached", func() bool {
+		for _, r := range raws {
+			if _, err := v.Check(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return v.Cached() >= len(raws)
+	})
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -106,14 +124,12 @@ func TestListenerSurvivesIdlePings(t *testing.T) {
 func TestListenerReconnectPurgesCache(t *testing.T) {
 	dsn := testdb.Postgres(t)
 	a := newFixture(t, dsn)
-	vb, l, proxy := instanceB(t, a, dsn)
+	// This test is about the purge on reconnect: the backstop, which would
+	// purge earlier, reads the change count too seldom to matter here.
+	vb, l, proxy := instanceB(t, a, dsn, func(l *verify.Listener) { l.PollEvery = time.Hour })
 	k, raw := a.key(t, model.PermReadAll, nil, nil)
 	_, other := a.key(t, model.PermReadAll, nil, nil)
-	for _, r := range []string{raw, other} {
-		if _, err := vb.Check(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cacheOn(t, vb, raw, other)
 	// The revocation's NOTIFY is lost while B's listener is cut off…
 	proxy.SetDown(true)
 	waitFor(t, "the listener to notice", func() bool { return !l.Connected() })
@@ -132,4 +148,35 @@ func TestListenerReconnectPurgesCache(t *testing.T) {
 	if _, err := vb.Check(context.Background(), other); err != nil {
 		t.Fatalf("an untouched key after the purge: %v", err)
 	}
+}
+
+// While the listener cannot reconnect but the store answers, the backstop
+// bounds how long B accepts a key revoked on A: it reads the change count
+// every PollEvery and empties B's cache when it moves.
+func TestBackstopBoundsLagWhileListenerIsDown(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	a := newFixture(t, dsn)
+	vb, l, proxy := instanceB(t, a, dsn)
+	k, raw := a.key(t, model.PermReadAll, nil, nil)
+	_, other := a.key(t, model.PermReadAll, nil, nil)
+	cacheOn(t, vb, raw, other)
+	proxy.SetDown(true)
+	waitFor(t, "the listener to notice", func() bool { return !l.Connected() })
+	// Let the backstop's first purge after the break pass, and B cache the
+	// key again: only the change count can tell B of the revoke now.
+	time.Sleep(2 * l.PollEvery)
+	if _, err := vb.Check(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.st.RevokeKey(context.Background(), a.team.ID, k.PublicID, a.actor); err != nil {
+		t.Fatal(err)
+	}
+	took := refusedWithin(t, vb, raw, time.Second)
+	if l.Connected() {
+		t.Fatal("the listener reconnected through a cut proxy")
+	}
+	if _, err := vb.Check(context.Background(), other); err != nil {
+		t.Fatalf("an untouched key after the backstop's purge: %v", err)
+	}
+	t.Logf("revoked on A with B's listener down, refused on B after %s", took)
 }

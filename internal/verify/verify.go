@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/keys"
@@ -21,6 +22,19 @@ import (
 
 // DefaultMaxEntries bounds the cache when Options.MaxEntries is zero.
 const DefaultMaxEntries = 100_000
+
+// Defaults of the "not found" cache (Options.NegativeTTL, MaxNegative):
+// short, and bounded on its own so that a flood of unknown keys can neither
+// grow memory nor push valid keys out of the main cache.
+const (
+	DefaultNegativeTTL = 5 * time.Second
+	DefaultMaxNegative = 16_384
+)
+
+// staleRetry is how often, while the store is failing, one check asks it
+// again on behalf of the stale entries being served (the others keep
+// answering from the cache meanwhile).
+const staleRetry = 100 * time.Millisecond
 
 // ErrInvalid is the one answer for a key that is missing, malformed, unknown,
 // expired or revoked: callers must not tell these apart to the client. Its
@@ -34,6 +48,17 @@ type Options struct {
 	TTL time.Duration
 	// MaxEntries bounds the number of cached keys; 0 means DefaultMaxEntries.
 	MaxEntries int
+	// StaleIfError is how long past its TTL a cached key keeps being served
+	// while the store cannot be reached (expiry and revocation as cached
+	// are still checked on every hit). 0 serves nothing stale.
+	StaleIfError time.Duration
+	// NegativeTTL is how long a well-formed key the store does not know is
+	// answered ErrInvalid without asking it again; 0 means
+	// DefaultNegativeTTL, negative turns the "not found" cache off. It is
+	// never longer than TTL.
+	NegativeTTL time.Duration
+	// MaxNegative bounds the "not found" cache; 0 means DefaultMaxNegative.
+	MaxNegative int
 	// Now is the clock against which expiry is checked; time.Now when nil.
 	Now func() time.Time
 	// Rates applies keys' rate limits; in process when nil.
@@ -54,10 +79,46 @@ type Verifier struct {
 	epoch time.Time
 	cache *cache
 	perms permTable
+
+	// stale is Options.StaleIfError in nanoseconds.
+	stale int64
+	// negative caches keys the store did not find (entries without a key);
+	// nil when off. negTTL is its TTL in nanoseconds.
+	negative *cache
+	negTTL   int64
+	// down is set when a load failed because the store was unreachable and
+	// cleared by the next load that succeeds; retryAt (an offset from epoch)
+	// is when a check next asks the store for a stale entry.
+	down    atomic.Bool
+	retryAt atomic.Int64
+
+	staleServed, negativeHits atomic.Uint64
+
 	// Restrictions (authorize.go).
 	rates  *limit.Rates
 	quotas *limit.Quotas
 	rec    *Recorder
+}
+
+// Stats are counters of a Verifier since it was made.
+type Stats struct {
+	// StaleServed counts checks answered from a cached entry past its TTL
+	// because the store could not be reached.
+	StaleServed uint64
+	// NegativeHits counts checks of an unknown key answered from the "not
+	// found" cache.
+	NegativeHits uint64
+	// Cached and CachedNegative are the entries in each cache right now.
+	Cached, CachedNegative int
+}
+
+// Stats returns the verifier's counters.
+func (v *Verifier) Stats() Stats {
+	st := Stats{StaleServed: v.staleServed.Load(), NegativeHits: v.negativeHits.Load(), Cached: v.cache.len()}
+	if v.negative != nil {
+		st.CachedNegative = v.negative.len()
+	}
+	return st
 }
 
 // Verified is a key found by Check, with its permission parsed once. It is
@@ -175,7 +236,8 @@ func (k *Verified) usable(now time.Time) bool {
 // New returns a verifier over st and registers it with st.OnKeyChange, so
 // that every key change this process commits invalidates the cache at once.
 func New(st *store.Store, opts Options) *Verifier {
-	v := &Verifier{st: st, ttl: opts.TTL, now: opts.Now, rates: opts.Rates, quotas: opts.Quotas, rec: opts.Recorder}
+	v := &Verifier{st: st, ttl: opts.TTL, now: opts.Now, stale: int64(max(0, opts.StaleIfError)),
+		rates: opts.Rates, quotas: opts.Quotas, rec: opts.Recorder}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -191,19 +253,36 @@ func New(st *store.Store, opts Options) *Verifier {
 		n = DefaultMaxEntries
 	}
 	v.cache = newCache(n)
+	if neg := opts.NegativeTTL; neg >= 0 && v.ttl > 0 {
+		if neg == 0 {
+			neg = DefaultNegativeTTL
+		}
+		m := opts.MaxNegative
+		if m <= 0 {
+			m = DefaultMaxNegative
+		}
+		v.negative, v.negTTL = newCache(m), int64(min(neg, v.ttl))
+	}
 	st.OnKeyChange(v.Invalidate)
 	return v
 }
 
 // Check verifies raw and returns the key. The shape and checksum are checked
 // first, with no cache or database work; then the cache, keyed by the key's
-// SHA-256; then the store, whose answer is cached for the TTL. Unknown keys
-// are never cached, so guessing cannot fill the cache. Revocation and expiry
-// are checked on every call against the clock.
+// SHA-256; then the store, whose answer is cached for the TTL. A key the
+// store does not know is remembered in a separate, smaller "not found" cache
+// for a few seconds (Options.NegativeTTL), so that guessing can neither fill
+// the main cache nor reach the store on every try; creating a key drops its
+// entry there. Revocation and expiry are checked on every call against the
+// clock.
+//
+// When the store cannot be reached, a cached key past its TTL is still
+// served for up to Options.StaleIfError, and refreshed as soon as the store
+// answers again.
 //
 // Errors: ErrInvalid (EUNAUTHORIZED) for a malformed, unknown, expired or
 // revoked key; EUNAVAILABLE when the store cannot be read and the key is not
-// cached. For a key that exists but is expired or revoked, Check returns the
+// cached (or its stale window has passed). For a key that exists but is expired or revoked, Check returns the
 // key along with ErrInvalid so that the caller can count the refusal against
 // it; any error means the request must be refused.
 func (v *Verifier) Check(ctx context.Context, raw string) (*Verified, error) {
@@ -220,16 +299,62 @@ func (v *Verifier) Check(ctx context.Context, raw string) (*Verified, error) {
 	d := digestOf(raw)
 	now := v.now()
 	at := int64(now.Sub(v.epoch))
-	if e, ok := v.cache.get(&d); ok && at < e.until {
-		return e.key, e.key.verdict(now)
+	e, cached := v.cache.get(&d)
+	if cached {
+		if at < e.until {
+			return e.key, e.key.verdict(now)
+		}
+		if at < e.until+v.stale && v.skipRefresh(at) {
+			v.staleServed.Add(1)
+			return e.key, e.key.verdict(now)
+		}
+	} else if v.negative != nil {
+		if ne, ok := v.negative.get(&d); ok && at < ne.until {
+			v.negativeHits.Add(1)
+			return nil, ErrInvalid
+		}
 	}
 	gen := v.cache.generation(&d)
+	var ngen uint64
+	if v.negative != nil {
+		ngen = v.negative.generation(&d)
+	}
 	k, err := v.load(ctx, raw)
-	if err != nil {
+	switch {
+	case err == nil:
+	case err == ErrInvalid:
+		if v.negative != nil {
+			v.negative.put(&d, entry{until: at + v.negTTL}, ngen)
+		}
 		return nil, err
+	default:
+		v.retryAt.Store(at + int64(staleRetry))
+		v.down.Store(true)
+		if cached && at < e.until+v.stale {
+			v.staleServed.Add(1)
+			return e.key, e.key.verdict(now)
+		}
+		return nil, err
+	}
+	if v.down.Load() {
+		v.down.Store(false)
 	}
 	v.cache.put(&d, entry{key: k, until: at + int64(v.ttl)}, gen)
 	return k, k.verdict(now)
+}
+
+// skipRefresh reports whether a check at at should serve a stale entry
+// without asking the store: the store failed lately, and either the next
+// retry is not due or another check has just claimed it.
+func (v *Verifier) skipRefresh(at int64) bool {
+	if !v.down.Load() {
+		return false
+	}
+	next := v.retryAt.Load()
+	if at < next {
+		return true
+	}
+	return !v.retryAt.CompareAndSwap(next, at+int64(staleRetry))
 }
 
 func (k *Verified) verdict(now time.Time) error {
@@ -309,8 +434,10 @@ func (t *permTable) get(set model.PermissionSet, stored []string) *grant {
 }
 
 // Invalidate drops the key with that hash (hex SHA-256, as the store
-// reports changes) from the cache. A hash that cannot be decoded empties the
-// whole cache, to be safe.
+// reports changes) from the cache, and a "not found" it may have cached for
+// it. A hash that cannot be decoded empties the whole cache, to be safe. It
+// is the path from a change notification to the purge: it allocates
+// nothing.
 func (v *Verifier) Invalidate(hash string) {
 	d, ok := parseDigest(hash)
 	if !ok {
@@ -318,11 +445,34 @@ func (v *Verifier) Invalidate(hash string) {
 		return
 	}
 	v.cache.remove(&d)
+	if v.negative != nil {
+		v.negative.remove(&d)
+	}
 }
 
-// Purge empties the cache. The Listener calls it after every (re)connect,
-// since changes made while it was not listening were not heard.
-func (v *Verifier) Purge() { v.cache.purge() }
+// Purge empties the cache (and the "not found" cache), keeping nothing for
+// stale-if-error; see ExpireAll.
+func (v *Verifier) Purge() {
+	v.cache.purge()
+	if v.negative != nil {
+		v.negative.purge()
+	}
+}
+
+// ExpireAll makes every cached key due for a re-read from the store, as if
+// its TTL had run out, and empties the "not found" cache. Unlike Purge it
+// keeps the entries: while the store cannot be reached they are still
+// served for up to Options.StaleIfError past the moment of ExpireAll. A
+// check already reading the store when ExpireAll is called does not cache
+// what it read. The
+// Listener calls it after every (re)connect, and its backstop when keys
+// changed while it was down.
+func (v *Verifier) ExpireAll() {
+	v.cache.expire(int64(v.now().Sub(v.epoch)))
+	if v.negative != nil {
+		v.negative.purge()
+	}
+}
 
 // Cached returns the number of cached keys.
 func (v *Verifier) Cached() int { return v.cache.len() }

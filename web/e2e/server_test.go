@@ -89,6 +89,8 @@ type server struct {
 	catalog *model.Catalog
 	clock   *clock
 	logs    *syncBuffer
+	// encryptionKey seals webhook secrets (KEYWARD_ENCRYPTION_KEY).
+	encryptionKey []byte
 }
 
 func startServer(t *testing.T) *server {
@@ -118,6 +120,9 @@ func startServer(t *testing.T) *server {
 		LastUsedFlush: 10 * time.Second,
 		CacheTTL:      30 * time.Second,
 		LogFormat:     "text",
+		// Webhooks to receivers on 127.0.0.1, sealed under a fixed key.
+		WebhookAllowPrivate: true,
+		EncryptionKey:       []byte("e2e-encryption-key-0123456789abc"),
 	}
 	catalog, err := model.NewCatalog(cfg.Resources)
 	if err != nil {
@@ -143,7 +148,7 @@ func startServer(t *testing.T) *server {
 			t.Errorf("closing the server: %v", err)
 		}
 	})
-	return &server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, catalog: catalog, clock: clk, logs: logs}
+	return &server{URL: "http://" + ln.Addr().String(), cfg: cfg, store: st, catalog: catalog, clock: clk, logs: logs, encryptionKey: cfg.EncryptionKey}
 }
 
 // setup creates the first OWNER and team directly in the store.

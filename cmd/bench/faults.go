@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/internal/keys"
+)
+
+// floodResult is a valid key's latency on A at a steady rate, quiet and
+// while a flood of well-formed unknown keys hits the same instance.
+type floodResult struct {
+	// Rate is the valid requests' rate (open loop), FloodRate the bad
+	// keys' (open loop, from Sources loopback addresses in turn).
+	Rate, FloodRate float64
+	// BadKeys is how many distinct unknown keys the flood cycles through.
+	BadKeys int `json:"bad_keys"`
+	Sources int `json:"sources"`
+	// Quiet and Flooded are the valid key's latency in each phase.
+	Quiet   figures `json:"quiet"`
+	Flooded figures `json:"flooded"`
+	// FloodAnswers counts the flood's answers by status.
+	FloodAnswers map[int]int64 `json:"flood_answers"`
+	Ratio        float64       `json:"p99_ratio"`
+}
+
+// floodRate is DESIGN.md's flood: 1,000 bad keys per second from rotating
+// addresses.
+const floodRate = 1000
+
+// measureFlood runs cycles of a quiet slice and a flooded slice of valid
+// requests on A (cached whoami at rate, open loop), and compares their p99.
+// The flood sends well-formed keys with valid checksums that do not exist,
+// cycling through badKeys of them (each sent once before measuring, so
+// that the flood is measured in its steady state: a key that is sent again
+// within a few seconds is answered from the "not found" cache; each
+// distinct key costs one PostgreSQL lookup), each request from the next of many
+// loopback addresses (so that the per-address limit on failed checks does
+// not answer for the verifier), where the machine allows it.
+func measureFlood(ctx context.Context, a *instance, loadKeys []string, set settings, cycles int, slice time.Duration) (floodResult, error) {
+	const conns, rate, badKeys = 8, 400.0, 2000
+	res := floodResult{Rate: rate, FloodRate: floodRate, BadKeys: badKeys, FloodAnswers: map[int]int64{}}
+	bad := make([]string, badKeys)
+	for i := range bad {
+		k, err := keys.Generate("kw", "live")
+		if err != nil {
+			return res, err
+		}
+		bad[i] = k
+	}
+	// Sources: enough addresses that none spends its burst of failed
+	// checks (30 per address) in the flood's whole duration.
+	sources := []*http.Client{newClient(4)}
+	if canBindLoopback(ctx, a.url) {
+		total := float64(floodRate)*float64(cycles)*(slice.Seconds()+0.2) + badKeys + 200
+		n := min(2000, int(total/20)+1)
+		sources = make([]*http.Client, n)
+		for i := range sources {
+			sources[i] = clientFrom(net.IPv4(127, 0, 20+byte(i/250), 1+byte(i%250)))
+		}
+	}
+	res.Sources = len(sources)
+	defer func() {
+		for _, c := range sources {
+			c.CloseIdleConnections()
+		}
+	}()
+	valid := target{tWhoami, perConn(set, a.url, "/v1/whoami", http.MethodGet, nil, loadKeys), http.StatusOK}
+	hc := newClient(conns)
+	defer hc.CloseIdleConnections()
+	var quiet, flooded accum
+	var mu sync.Mutex
+	// flood sends the bad keys at floodRate until the returned function is
+	// called, which waits for it to end.
+	flood := func() (stop func()) {
+		fctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var sent atomic.Int64
+		const floodConns = 16
+		every := time.Duration(float64(floodConns) / floodRate * float64(time.Second))
+		start := time.Now()
+		for c := range floodConns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				local := map[int]int64{}
+				for j := 0; fctx.Err() == nil; j++ {
+					if wait := time.Until(start.Add(every*time.Duration(j) + every*time.Duration(c)/floodConns)); wait > 0 {
+						select {
+						case <-fctx.Done():
+						case <-time.After(wait):
+						}
+						if fctx.Err() != nil {
+							break
+						}
+					}
+					n := sent.Add(1)
+					req, _ := http.NewRequestWithContext(fctx, http.MethodGet, a.url+"/v1/whoami", nil)
+					req.Header.Set("X-API-Key", bad[int(n)%len(bad)])
+					resp, err := sources[int(n)%len(sources)].Do(req)
+					if err != nil {
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					local[resp.StatusCode]++
+				}
+				mu.Lock()
+				for k, v := range local {
+					res.FloodAnswers[k] += v
+				}
+				mu.Unlock()
+			}()
+		}
+		return func() { cancel(); wg.Wait() }
+	}
+	// Every bad key once before measuring: the steady state of a flood
+	// that repeats its keys.
+	stop := flood()
+	time.Sleep(time.Duration(float64(len(bad))/floodRate*float64(time.Second)) + 200*time.Millisecond)
+	stop()
+	for range cycles {
+		s, err := runLoad(ctx, hc, valid, conns, slice, rate)
+		if err != nil {
+			return res, err
+		}
+		quiet.add(s)
+		stop := flood()
+		time.Sleep(200 * time.Millisecond) // the flood under way
+		s, err = runLoad(ctx, hc, valid, conns, slice, rate)
+		stop()
+		if err != nil {
+			return res, err
+		}
+		flooded.add(s)
+	}
+	res.Quiet, res.Flooded = quiet.figures(), flooded.figures()
+	if res.Quiet.P99ms > 0 {
+		res.Ratio = res.Flooded.P99ms / res.Quiet.P99ms
+	}
+	return res, nil
+}
+
+// measureRevocationsSaturated is measureRevocations while A and B are
+// both driven flat out (cached whoami, closed loop, conns connections
+// each): how long B accepts a key revoked on A when the machine has no
+// idle core to run B's listener on.
+func measureRevocationsSaturated(ctx context.Context, a, b *instance, adminKey string, ids, raws, loadKeys []string, set settings) (revokeResult, error) {
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, in := range []*instance{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := target{tWhoami, perConn(set, in.url, "/v1/whoami", http.MethodGet, nil, loadKeys), http.StatusOK}
+			hc := newClient(set.Conns)
+			defer hc.CloseIdleConnections()
+			for lctx.Err() == nil {
+				_, _ = runLoad(lctx, hc, t, set.Conns, time.Second, 0)
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // both saturated
+	res, err := measureRevocations(ctx, a, b, adminKey, ids, raws)
+	stop()
+	wg.Wait()
+	return res, err
+}

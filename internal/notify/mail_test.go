@@ -1,0 +1,156 @@
+package notify_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/notify"
+	"github.com/keyward/keyward/internal/testdb"
+)
+
+// TestReminderMailThroughSMTP: the expiry scanner's reminders and a
+// disabled endpoint are e-mailed through a real SMTP server to the team's
+// owners and admins (not members, not those who turned reminders off), with
+// the subject, a link to the key, and no raw key or secret anywhere.
+func TestReminderMailThroughSMTP(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, testdb.Postgres(t))
+	smtpd := startSMTP(t)
+	admin, err := f.st.AddNewMember(ctx, f.team.ID, "admin@example.com", "hash", model.RoleAdmin, f.actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.AddNewMember(ctx, f.team.ID, "dev@example.com", "hash", model.RoleMember, f.actor); err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := f.st.AddNewMember(ctx, f.team.ID, "quiet@example.com", "hash", model.RoleOwner, f.actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SetReminders(ctx, quiet.UserID, false); err != nil {
+		t.Fatal(err)
+	}
+	_ = admin
+	mailer, err := notify.NewSMTPMailer("smtp://"+smtpd.Addr, "keyward@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := newReceiver(t)
+	_, whsec := f.addEndpoint(t, rcv.URL, "api_key.expiring")
+	w := f.worker(t, notify.Options{Mailer: mailer, BaseURL: "https://keys.example.com"}, false)
+	exp := f.clock.Now().Add(6*24*time.Hour + time.Hour)
+	k, raw := f.createKey(t, "Billing prod", &exp)
+
+	scanner := notify.NewScanner(f.st, nil)
+	if n, err := scanner.Scan(ctx); err != nil || n != 1 {
+		t.Fatalf("scan: %d %v", n, err)
+	}
+	if n, _ := scanner.Scan(ctx); n != 0 {
+		t.Fatalf("second scan emitted %d", n)
+	}
+	w.Tick(ctx)
+	w.Wait()
+	waitFor(t, "the reminder e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 1 })
+	m := smtpd.messages()[0]
+	if m.From != "keyward@example.com" {
+		t.Errorf("from %q", m.From)
+	}
+	if got := strings.Join(m.To, ","); got != "owner@example.com,admin@example.com" {
+		t.Errorf("recipients %q, want the owner and the admin (not the member, not quiet@)", got)
+	}
+	if m.Subject != `[keyward] API key "Billing prod" expires in 7 days` {
+		t.Errorf("subject %q", m.Subject)
+	}
+	link := "https://keys.example.com/settings/api-keys/" + k.PublicID
+	if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("no link to the key in text or HTML:\n%s\n%s", m.Text, m.HTML)
+	}
+	if !strings.Contains(m.Text, k.Hint) {
+		t.Errorf("the text does not name the key's hint")
+	}
+
+	// One day before: the 1-day reminder; after: expired.
+	f.clock.Add(6 * 24 * time.Hour)
+	if n, _ := scanner.Scan(ctx); n != 1 {
+		t.Fatalf("1-day scan emitted %d", n)
+	}
+	w.Tick(ctx)
+	w.Wait()
+	waitFor(t, "the 1-day e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 2 })
+	f.clock.Add(2 * time.Hour)
+	if n, _ := scanner.Scan(ctx); n != 1 {
+		t.Fatalf("expired scan emitted %d", n)
+	}
+	w.Tick(ctx)
+	w.Wait()
+	waitFor(t, "the expired e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 3 })
+	msgs := smtpd.messages()
+	if msgs[1].Subject != `[keyward] API key "Billing prod" expires in 1 day` || msgs[2].Subject != `[keyward] API key "Billing prod" expired` {
+		t.Errorf("subjects %q, %q", msgs[1].Subject, msgs[2].Subject)
+	}
+
+	// Quiet turns reminders back on and gets the next one.
+	if err := f.st.SetReminders(ctx, quiet.UserID, true); err != nil {
+		t.Fatal(err)
+	}
+	exp2 := f.clock.Now().Add(12 * time.Hour)
+	f.createKey(t, "Short", &exp2)
+	if n, _ := scanner.Scan(ctx); n != 1 {
+		t.Fatalf("scan for the short key emitted %d", n)
+	}
+	w.Tick(ctx)
+	w.Wait()
+	waitFor(t, "the short key's e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 4 })
+	if got := strings.Join(smtpd.messages()[3].To, ","); !strings.Contains(got, "quiet@example.com") {
+		t.Errorf("recipients %q after turning reminders on", got)
+	}
+
+	for i, m := range smtpd.messages() {
+		if strings.Contains(m.Raw, raw) || strings.Contains(m.Raw, k.KeyHash) || strings.Contains(m.Raw, whsec) ||
+			strings.Contains(m.Raw, strings.TrimPrefix(whsec, "whsec_")) {
+			t.Fatalf("mail %d carries a raw key, hash or secret", i)
+		}
+	}
+	// The webhook endpoint got the expiring events as well.
+	waitFor(t, "the expiring webhooks", 5*time.Second, func() bool { return len(rcv.counts()) == 3 })
+}
+
+// TestDisabledEndpointIsMailed: the e-mail for a disabled endpoint names it
+// and links to it.
+func TestDisabledEndpointIsMailed(t *testing.T) {
+	ev := model.Event{PublicID: "evt_1", Type: model.EventEndpointDisabled,
+		Payload: `{"object":"webhook_endpoint","id":"we_abc","url":"https://hooks.example.com/in","reason":"Every delivery failed since 2026-03-01T00:00:00Z."}`}
+	m, err := notify.ComposeEventMail(ev, "Acme", "https://keys.example.com/", []string{"a@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "[keyward] Webhook endpoint disabled: https://hooks.example.com/in" ||
+		!strings.Contains(m.Text, "https://keys.example.com/settings/webhooks/we_abc") || !strings.Contains(m.HTML, "Every delivery failed since") {
+		t.Fatalf("mail %+v", m)
+	}
+	if _, err := notify.ComposeEventMail(model.Event{Type: "api_key.created", Payload: "{}"}, "Acme", "", nil); err == nil {
+		t.Fatal("composed a mail for an event that sends none")
+	}
+}
+
+// TestLeakMailReadsTheAuditDetail: an api_key.leaked event written with its
+// audit row (the URL and source nested in detail) is mailed with both.
+func TestLeakMailReadsTheAuditDetail(t *testing.T) {
+	ev := model.Event{PublicID: "evt_2", Type: model.EventKeyLeaked,
+		Payload: `{"object":"api_key","id":"key_abc","name":"CI","detail":{"hint":"kw_live_4eC3…kZ3f","url":"https://github.com/acme/app/blob/main/.env","source":"github"}}`}
+	m, err := notify.ComposeEventMail(ev, "Acme", "https://keys.example.com", []string{"a@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"https://github.com/acme/app/blob/main/.env", "github", "kw_live_4eC3…kZ3f", "https://keys.example.com/settings/api-keys/key_abc"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("the leak mail lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.Subject != `[keyward] API key "CI" was found in public` {
+		t.Errorf("subject %q", m.Subject)
+	}
+}
