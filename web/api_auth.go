@@ -36,8 +36,8 @@ var (
 		Message: "API keys in the URL (?key=) are turned off. Send the key in the X-API-Key header or as Authorization: Bearer <key>."}}
 	errTwoKeys = echo.NewHTTPError(http.StatusBadRequest,
 		"The request carries two different API keys. Send exactly one, in the X-API-Key header or as Authorization: Bearer <key>.")
-	errTooManyKeyFailures = &apiError{code: "rate_limited", err: model.Errorf(model.ETOOMANY,
-		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again.")}
+	errTooManyKeyFailures = &apiError{code: "too_many_failures", err: model.Errorf(model.ETOOMANY,
+		"Too many failed API key checks from this address. Wait as long as Retry-After says, then try again with a valid key.")}
 )
 
 // Failed key checks per client IP: a burst, then one every interval. An IP
@@ -120,8 +120,9 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 // before any cache or database work, then verified (cached) and held to
 // its restrictions, all through verify.Authorize, the one enforcement
 // point. Missing, malformed, unknown, expired and revoked keys all get the
-// same 401; each such failure spends a token of the client IP, and an IP
-// out of tokens gets 429. A restriction refuses with 403 ip_not_allowed or
+// same 401; each such failure spends a token of the client IP, and a
+// failure from an IP out of tokens gets 429 too_many_failures (a valid key
+// is never refused for its address's failures). A restriction refuses with 403 ip_not_allowed or
 // referrer_not_allowed, or 429 rate_limited or quota_exceeded (with the
 // RateLimit headers, also set on accepted requests of limited keys). A
 // store outage on an uncached key is 503. Uses and refusals are counted
@@ -130,9 +131,6 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 	ip := c.RealIP()
 	now := s.now()
-	if d := s.api.keyFailures.wait(ip, now); d > 0 {
-		return nil, limited(c, d)
-	}
 	raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 	if err == nil {
 		d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
@@ -149,6 +147,11 @@ func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 		}
 	}
 	if model.ErrorCode(err) == model.EUNAUTHORIZED {
+		// Only failures are limited: a valid key never reaches this point,
+		// so it is never refused for its address's failures.
+		if d := s.api.keyFailures.wait(ip, now); d > 0 {
+			return nil, limited(c, d)
+		}
 		s.api.keyFailures.failed(ip, now)
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
 	}
@@ -205,15 +208,31 @@ func apiCredential(r *http.Request, allowQuery bool) (string, error) {
 }
 
 // requireScope lets a request through only if its key grants scope
-// ("resource:read" or "resource:write"); otherwise 403 insufficient_scope,
-// naming the scope. Routes follow DESIGN.md: GET needs read, other methods
-// write (POST /v1/keys/verify, which changes nothing, needs read).
-func requireScope(scope string) echo.MiddlewareFunc {
+// ("resource:read" or "resource:write") or one of the alternatives;
+// otherwise 403 insufficient_scope, naming the scope. Routes follow
+// DESIGN.md: GET needs read, other methods write (POST /v1/keys/verify,
+// which changes nothing, needs read).
+func requireScope(scope string, alternatives ...string) echo.MiddlewareFunc {
 	resource, access, _ := strings.Cut(scope, ":")
 	need := model.Access(access)
+	type alt struct {
+		resource string
+		access   model.Access
+	}
+	var alts []alt
+	for _, sc := range alternatives {
+		r, a, _ := strings.Cut(sc, ":")
+		alts = append(alts, alt{r, model.Access(a)})
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := checkScope(c, apiKey(c), resource, need); err != nil {
+			k := apiKey(c)
+			for _, a := range alts {
+				if k.Allows(a.resource, a.access) {
+					return next(c)
+				}
+			}
+			if err := checkScope(c, k, resource, need); err != nil {
 				return err
 			}
 			return next(c)

@@ -147,15 +147,24 @@ func TestAPIFailedKeyChecksAreRateLimited(t *testing.T) {
 		_ = i
 	}
 	res := app.call(t, http.MethodGet, "/v1/whoami", bearer(badChecksum(raw)), nil)
-	res.wantError(t, http.StatusTooManyRequests, "rate_limited")
+	res.wantError(t, http.StatusTooManyRequests, "too_many_failures")
 	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 1 {
 		t.Fatalf("Retry-After %q", res.Header.Get("Retry-After"))
 	}
-	// The limit holds for the IP, whatever the key.
-	app.call(t, http.MethodGet, "/v1/whoami", bearer(raw), nil).wantStatus(t, http.StatusTooManyRequests)
-	// A token comes back after the refill interval.
+	// Unknown keys and no key at all are failures too.
+	unknown, _ := keys.Generate("kw", "live")
+	app.call(t, http.MethodGet, "/v1/whoami", bearer(unknown), nil).wantError(t, http.StatusTooManyRequests, "too_many_failures")
+	app.call(t, http.MethodGet, "/v1/api-keys", nil, nil).wantError(t, http.StatusTooManyRequests, "too_many_failures")
+	// Only failures are limited: a valid key from the same address (a
+	// neighbour behind the same NAT) always goes through, on every route.
+	for range 3 {
+		app.call(t, http.MethodGet, "/v1/whoami", bearer(raw), nil).wantStatus(t, http.StatusOK)
+		app.call(t, http.MethodGet, "/v1/api-keys", xAPIKey(raw), nil).wantStatus(t, http.StatusOK)
+	}
+	// A token comes back after the refill interval: one more 401, then 429.
 	app.clock.Advance(keyFailEvery)
-	app.call(t, http.MethodGet, "/v1/whoami", bearer(raw), nil).wantStatus(t, http.StatusOK)
+	app.call(t, http.MethodGet, "/v1/whoami", bearer(badChecksum(raw)), nil).wantError(t, http.StatusUnauthorized, "invalid_api_key")
+	app.call(t, http.MethodGet, "/v1/whoami", bearer(badChecksum(raw)), nil).wantError(t, http.StatusTooManyRequests, "too_many_failures")
 }
 
 func TestAPIStoreDown(t *testing.T) {

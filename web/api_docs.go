@@ -16,7 +16,7 @@ var docsObjects = []string{"Whoami", "APIKey", "APIKeyCreated", "APIKeyList", "A
 	"VerifyRequest", "VerifyResult", "Member", "MemberList", "AuditEvent", "AuditEventList", "Error"}
 
 // methodOrder orders the operations of one path.
-var methodOrder = []string{"GET", "POST", "PATCH", "PUT", "DELETE"}
+var methodOrder = []string{"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"}
 
 // apiDocs turns the OpenAPI document into the reference page's view.
 func apiDocs(doc []byte) (views.APIDocs, error) {

@@ -5,9 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -88,10 +93,16 @@ func newAPIList[T any](data []T, next string) apiList[T] {
 // maxAPIBody bounds a /v1 request body (the server-wide limit is larger).
 const maxAPIBody = 64 << 10
 
-// decodeJSON reads a request's JSON object into v, strictly: unknown
-// fields, trailing data and wrong types are 400 with a message saying what
-// is wrong.
+// decodeJSON reads a request's JSON object into v, strictly (DESIGN.md, API
+// contract): the Content-Type must be application/json (415); member names
+// must be v's field names exactly, in the same case, and each at most once,
+// else 422 naming the member; trailing data, wrong types and anything but
+// one object are 400 with a message saying what is wrong.
 func decodeJSON(c echo.Context, v any) error {
+	if ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); ct != echo.MIMEApplicationJSON {
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+			"Send the request body as JSON, with the header Content-Type: application/json.")
+	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAPIBody+1))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read.")
@@ -100,14 +111,91 @@ func decodeJSON(c echo.Context, v any) error {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The request body is larger than 64 KiB.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	var members map[string]json.RawMessage
+	if err := dec.Decode(&members); err != nil || members == nil {
+		if err == nil {
+			err = &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeOf(members)}
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "The request body must be a JSON object: "+jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return echo.NewHTTPError(http.StatusBadRequest, "The request body must hold one JSON object and nothing after it.")
+	}
+	if err := checkMembers(body, jsonFields(reflect.TypeOf(v).Elem())); err != nil {
+		return err
+	}
+	dec = json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body must be a JSON object: "+jsonProblem(err))
 	}
-	if dec.More() {
-		return echo.NewHTTPError(http.StatusBadRequest, "The request body must hold one JSON object and nothing after it.")
+	return nil
+}
+
+// checkMembers refuses a top-level member that is not one of fields (Go's
+// decoder would match "Name" to "name") or that comes twice: EINVALID (422)
+// naming it.
+func checkMembers(body []byte, fields map[string]bool) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := tok.(string)
+		switch {
+		case !fields[name]:
+			msg := "Unknown field " + quoteField(name) + "; field names are case-sensitive and listed in the API reference."
+			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{fieldKey(name): msg}}
+		case seen[name]:
+			msg := "The field " + quoteField(name) + " is given twice."
+			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{fieldKey(name): msg}}
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
 	}
 	return nil
+}
+
+// quoteField quotes a member name for a message, cut short if long.
+func quoteField(name string) string {
+	if utf8.RuneCountInString(name) > 40 {
+		name = string([]rune(name)[:40]) + "…"
+	}
+	return strconv.Quote(name)
+}
+
+func fieldKey(name string) string {
+	if len(name) > 40 {
+		return name[:40]
+	}
+	return name
+}
+
+// jsonFieldCache holds the member names of each body type.
+var jsonFieldCache sync.Map
+
+// jsonFields returns the JSON member names of struct type t (its json tags).
+func jsonFields(t reflect.Type) map[string]bool {
+	if f, ok := jsonFieldCache.Load(t); ok {
+		return f.(map[string]bool)
+	}
+	fields := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = true
+		}
+	}
+	jsonFieldCache.Store(t, fields)
+	return fields
 }
 
 // jsonProblem describes a decoding error without echoing the input.

@@ -12,11 +12,11 @@ import (
 
 // apiKeyCreateBody is the body of POST /v1/api-keys.
 type apiKeyCreateBody struct {
-	Name        string      `json:"name"`
-	Environment string      `json:"environment"`
-	Permission  string      `json:"permission"`
-	Scopes      []string    `json:"scopes"`
-	ExpiresAt   expiryField `json:"expires_at"`
+	Name        string          `json:"name"`
+	Environment json.RawMessage `json:"environment"`
+	Permission  string          `json:"permission"`
+	Scopes      []string        `json:"scopes"`
+	ExpiresAt   expiryField     `json:"expires_at"`
 	// Restrictions, all optional.
 	AllowedIPs       []string         `json:"allowed_ips"`
 	AllowedReferrers []string         `json:"allowed_referrers"`
@@ -76,13 +76,19 @@ func (s *Server) handleAPIKeyCreate(c echo.Context) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	if b.Environment == "" {
-		b.Environment = model.EnvLive
+	// Absent means live; null, "" or anything but a string is refused
+	// rather than guessed.
+	env := model.EnvLive
+	if b.Environment != nil {
+		if err := json.Unmarshal(b.Environment, &env); err != nil || string(b.Environment) == "null" || env == "" {
+			msg := "environment must be \"live\" or \"test\" (leave it out for live)."
+			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"environment": msg}}
+		}
 	}
 	now := s.now().UTC()
 	r, rerr := ValidRestrictions(apiRestrictionInput(b.AllowedIPs, b.AllowedReferrers, b.RateLimit, b.Quota))
 	k, raw, err := NewKey(s.catalog, s.cfg.KeyPrefix, apiKey(c).TeamID(), KeyInput{
-		Name: b.Name, Environment: b.Environment, Permission: model.PermissionSet(b.Permission),
+		Name: b.Name, Environment: env, Permission: model.PermissionSet(b.Permission),
 		Scopes: b.Scopes, ExpiresAt: b.ExpiresAt.expiresAt(now), Restrictions: &r,
 	}, now)
 	if err = joinInvalid(err, rerr); err != nil {

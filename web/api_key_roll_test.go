@@ -40,7 +40,7 @@ func TestAPIKeyRoll(t *testing.T) {
 
 	// Strict bodies: unknown fields, bad durations, more than 7 days, and
 	// no body at all change nothing.
-	app.call(t, http.MethodPost, path, h, `{"expire_old_in":"24h","extra":1}`).wantStatus(t, http.StatusBadRequest)
+	app.call(t, http.MethodPost, path, h, `{"expire_old_in":"24h","extra":1}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
 	app.call(t, http.MethodPost, path, h, `{"expire_old_in":"8d"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
 	app.call(t, http.MethodPost, path, h, `{"expire_old_in":"169h"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
 	app.call(t, http.MethodPost, path, h, `{"expire_old_in":"-1h"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")

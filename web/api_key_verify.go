@@ -71,15 +71,18 @@ const maxVerifyReferrer = 2048
 // are INVALID. The check is verify.Authorize, as for /v1 itself and the
 // gateway, so a verify counts against the key's rate limit and quota like a
 // real call, and refusals are counted on the key. Each INVALID verdict
-// spends a token of the client IP; an IP out of tokens gets 429.
+// spends a token of the client IP; an INVALID verdict for an IP out of
+// tokens is 429 too_many_failures instead (a valid key is always
+// answered). The key to check is required (422 without it).
 func (s *Server) handleKeyVerify(c echo.Context) error {
 	ip, now := c.RealIP(), s.now()
-	if d := s.api.verifyFailures.wait(ip, now); d > 0 {
-		return limited(c, d)
-	}
 	var b apiVerifyBody
 	if err := decodeJSON(c, &b); err != nil {
 		return err
+	}
+	if strings.TrimSpace(b.Key) == "" {
+		msg := "key is required: the API key to check."
+		return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"key": msg}}
 	}
 	req := verify.Request{TeamID: apiKey(c).TeamID(), Referer: strings.TrimSpace(b.Referrer)}
 	fe := model.FieldErrors{}
@@ -96,7 +99,7 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 		}
 		req.IP = addr.Unmap().String()
 	}
-	if len(req.Referer) > maxVerifyReferrer || strings.ContainsFunc(req.Referer, isControl) {
+	if len(req.Referer) > maxVerifyReferrer || strings.ContainsFunc(req.Referer, unicode.IsControl) {
 		fe.Add("referrer", fmt.Sprintf("referrer must be a URL of at most %d characters, such as https://app.example.com/.", maxVerifyReferrer))
 	}
 	if err := fe.Err(); err != nil {
@@ -108,6 +111,10 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	case verify.Unavailable:
 		return d.Err
 	case verify.Invalid:
+		// Only INVALID verdicts are limited: a valid key is always answered.
+		if d := s.api.verifyFailures.wait(ip, now); d > 0 {
+			return limited(c, d)
+		}
 		s.api.verifyFailures.failed(ip, now)
 		return c.JSON(http.StatusOK, out)
 	case verify.OK:
@@ -147,5 +154,3 @@ func periodName(d time.Duration) string {
 	}
 	return d.String()
 }
-
-func isControl(r rune) bool { return unicode.IsControl(r) }

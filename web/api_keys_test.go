@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	}
 	app.call(t, http.MethodPatch, "/v1/api-keys/"+created.ID, h, map[string]any{"expires_at": app.clock.Now().Add(-time.Hour)}).
 		wantError(t, http.StatusUnprocessableEntity, "invalid_request")
-	app.call(t, http.MethodPatch, "/v1/api-keys/"+created.ID, h, `{"nmae":"typo"}`).wantError(t, http.StatusBadRequest, "bad_request")
+	app.call(t, http.MethodPatch, "/v1/api-keys/"+created.ID, h, `{"nmae":"typo"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
 	app.call(t, http.MethodPatch, "/v1/api-keys/"+created.ID, h, `{"name": 5}`).wantError(t, http.StatusBadRequest, "bad_request")
 	app.call(t, http.MethodPatch, "/v1/api-keys/"+created.ID, h, `{"name":"x"} {}`).wantError(t, http.StatusBadRequest, "bad_request")
 
@@ -260,15 +261,20 @@ func TestAPIAnotherTeamsKeyIsNotFound(t *testing.T) {
 func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 	app := newAPIApp(t, withAPIConfig(withEncryptionKey))
 	_, other := app.key(t, app.team.ID, model.PermReadAll)
-	resources := []string{"api_keys", "members", "audit_log", "webhooks"}
+	resources := []string{"api_keys", "members", "audit_log", "webhooks", "key_verification"}
 	for _, op := range documentedOperations(t) {
 		if op.id == "secretScanningGitHub" {
 			continue // takes no key: signed by the scanner (leak_test.go)
 		}
 		resource, access, _ := strings.Cut(op.scope, ":")
-		var without []string // every scope of the catalog but the one needed
+		var without []string // every scope of the catalog but the ones that allow it
 		for _, r := range resources {
-			if r != resource {
+			if slices.ContainsFunc(op.alternatives, func(a string) bool { return strings.HasPrefix(a, r+":") }) {
+				continue
+			}
+			if r == "key_verification" && r != resource {
+				without = append(without, r+":read") // read only
+			} else if r != resource {
 				without = append(without, r+":write")
 			} else if access == "write" {
 				without = append(without, r+":read")
@@ -288,10 +294,13 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 			cases = append(cases,
 				keyCase{"restricted with " + op.scope, model.PermRestricted, []string{op.scope}, true},
 				keyCase{"restricted without " + op.scope, model.PermRestricted, without, false})
+			for _, alt := range op.alternatives {
+				cases = append(cases, keyCase{"restricted with " + alt, model.PermRestricted, []string{alt}, true})
+			}
 		}
 		for _, kc := range cases {
 			_, raw := app.key(t, app.team.ID, kc.set, kc.scopes...)
-			targetScope := "members:read"
+			targetScope := "api_keys:read"
 			if op.id == "rollKey" {
 				// A key may only roll keys its own permission covers.
 				targetScope = "api_keys:read"
@@ -328,6 +337,8 @@ func TestAPIPermissionSetsOnEveryRoute(t *testing.T) {
 				if res.StatusCode >= 300 {
 					t.Fatalf("%s %s with %s: %d %s", op.method, op.path, kc.name, res.StatusCode, res.Body)
 				}
+			} else if op.method == http.MethodHead {
+				res.wantStatus(t, http.StatusForbidden) // the same answer as GET, without its body
 			} else {
 				e := res.wantError(t, http.StatusForbidden, "insufficient_scope")
 				if !strings.Contains(e.Error.Message, op.scope) {
@@ -430,7 +441,7 @@ func TestAPIVerifyEndpoint(t *testing.T) {
 		t.Fatalf("missing scope: %+v", v)
 	}
 	for name, key := range map[string]string{"revoked": revoked, "another team's": foreign, "unknown": unknown,
-		"bad checksum": badChecksum(raw), "empty": ""} {
+		"bad checksum": badChecksum(raw)} {
 		if v := verdict(map[string]string{"key": key, "scope": "invoices:read"}); v.Valid || v.Code != "INVALID" {
 			t.Fatalf("%s key: %+v", name, v)
 		}
@@ -438,22 +449,36 @@ func TestAPIVerifyEndpoint(t *testing.T) {
 	app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"key":"x","scope":"invoices"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
 	// Scopes are checked against the resource catalog, like everywhere else.
 	app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"key":"x","scope":"nosuch:read"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
-	app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"token":"x"}`).wantError(t, http.StatusBadRequest, "bad_request")
+	// The key to check is required; unknown fields are refused, naming them.
+	for _, body := range []string{`{}`, `{"key":""}`, `{"key":"  "}`, `{"scope":"invoices:read"}`} {
+		e := app.call(t, http.MethodPost, "/v1/keys/verify", h, body).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
+		if !strings.Contains(e.Error.Message, "key") {
+			t.Fatalf("%s: %q does not name the key", body, e.Error.Message)
+		}
+	}
+	e := app.call(t, http.MethodPost, "/v1/keys/verify", h, `{"token":"x"}`).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
+	if !strings.Contains(e.Error.Message, `"token"`) {
+		t.Fatalf("unknown field: %q does not name it", e.Error.Message)
+	}
 
-	// INVALID verdicts are limited per IP: the five above and these spend the burst.
+	// INVALID verdicts are limited per IP: the four above and these spend the burst.
 	n := 0
 	for ; n <= verifyFailBurst; n++ {
 		if app.call(t, http.MethodPost, "/v1/keys/verify", h, map[string]string{"key": unknown}).StatusCode == http.StatusTooManyRequests {
 			break
 		}
 	}
-	if n != verifyFailBurst-5 {
-		t.Fatalf("verify answered 429 after %d more INVALID verdicts, want %d", n, verifyFailBurst-5)
+	if n != verifyFailBurst-4 {
+		t.Fatalf("verify answered 429 after %d more INVALID verdicts, want %d", n, verifyFailBurst-4)
 	}
-	res := app.call(t, http.MethodPost, "/v1/keys/verify", h, map[string]string{"key": raw})
-	res.wantError(t, http.StatusTooManyRequests, "rate_limited")
+	res := app.call(t, http.MethodPost, "/v1/keys/verify", h, map[string]string{"key": unknown})
+	res.wantError(t, http.StatusTooManyRequests, "too_many_failures")
 	if res.Header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
+	}
+	// Only INVALID verdicts are limited: a valid key is still answered.
+	if v := verdict(map[string]string{"key": raw, "scope": "invoices:read"}); !v.Valid {
+		t.Fatalf("a valid key after the failure limit: %+v", v)
 	}
 	// Key checks of /v1 itself are counted apart.
 	app.call(t, http.MethodGet, "/v1/whoami", h, nil).wantStatus(t, http.StatusOK)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/web/openapi"
@@ -17,6 +18,8 @@ import (
 // documentedOp is one operation of the OpenAPI document.
 type documentedOp struct {
 	id, method, path, scope string
+	// alternatives are scopes that allow the operation too (x-keyward-scope-alternatives).
+	alternatives []string
 }
 
 func documentedOperations(t testing.TB) []documentedOp {
@@ -32,7 +35,13 @@ func documentedOperations(t testing.TB) []documentedOp {
 			if !ok {
 				t.Fatalf("%s %s has no x-keyward-scope", method, path)
 			}
-			ops = append(ops, documentedOp{op.OperationID, method, path, scope})
+			var alt []string
+			if a, ok := op.Extensions["x-keyward-scope-alternatives"].([]any); ok {
+				for _, v := range a {
+					alt = append(alt, v.(string))
+				}
+			}
+			ops = append(ops, documentedOp{op.OperationID, method, path, scope, alt})
 		}
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].path+ops[i].method < ops[j].path+ops[j].method })
@@ -50,14 +59,14 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		if op.scope == "" {
 			// whoami and reportLeak take any valid key; the secret-scanning
 			// endpoint takes no key at all (it is signed by the scanner).
-			if op.id != "whoami" && op.id != "reportLeak" && op.id != "secretScanningGitHub" {
+			if op.id != "whoami" && op.id != "whoamiHead" && op.id != "reportLeak" && op.id != "secretScanningGitHub" {
 				t.Fatalf("%s %s needs no scope", op.method, op.path)
 			}
 			continue
 		}
 		_, access, _ := strings.Cut(op.scope, ":")
 		want := "write"
-		if op.method == http.MethodGet || op.id == "verifyKey" { // verify changes nothing
+		if op.method == http.MethodGet || op.method == http.MethodHead || op.id == "verifyKey" { // verify changes nothing
 			want = "read"
 		}
 		if access != want {
@@ -67,7 +76,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	routed := map[string]bool{}
 	for _, r := range app.srv.echo.Routes() {
-		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasSuffix(r.Path, "*") || r.Method == "echo_route_any" || r.Method == "RouteNotFound" || r.Method == http.MethodHead {
+		if !strings.HasPrefix(r.Path, "/v1/") || strings.HasSuffix(r.Path, "*") || r.Method == "echo_route_any" || r.Method == echo.RouteNotFound {
 			continue
 		}
 		key := r.Method + " " + param.ReplaceAllString(r.Path, "{$1}")
@@ -79,7 +88,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			t.Errorf("route %s is not in the OpenAPI document", key)
 		}
 	}
-	if len(documented) != 20 || len(routed) != len(documented) {
+	if len(documented) != 28 || len(routed) != len(documented) {
 		t.Fatalf("%d documented operations, %d routed", len(documented), len(routed))
 	}
 	for key := range documented {

@@ -32,7 +32,7 @@ type apiState struct {
 //	POST   /v1/api-keys/:id/roll       handleAPIKeyRoll      api_keys:write
 //	GET    /v1/members                 handleAPIMemberList   members:read
 //	GET    /v1/audit-log               handleAPIAuditLog     audit_log:read
-//	POST   /v1/keys/verify             handleKeyVerify       api_keys:read
+//	POST   /v1/keys/verify             handleKeyVerify       key_verification:read or api_keys:read
 //	GET    /v1/webhook-endpoints       handleAPIWebhookList  webhooks:read
 //	POST   /v1/webhook-endpoints       handleAPIWebhookCreate webhooks:write
 //	GET    /v1/webhook-endpoints/:id   handleAPIWebhookShow  webhooks:read
@@ -66,7 +66,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	g.POST("/api-keys/:id/roll", s.handleAPIKeyRoll, requireScope("api_keys:write"))
 	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
 	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
-	g.POST("/keys/verify", s.handleKeyVerify, requireScope("api_keys:read"))
+	g.POST("/keys/verify", s.handleKeyVerify, requireScope("key_verification:read", "api_keys:read"))
 	readRoute(g, "/webhook-endpoints", s.handleAPIWebhookList, requireScope("webhooks:read"))
 	g.POST("/webhook-endpoints", s.handleAPIWebhookCreate, requireScope("webhooks:write"))
 	readRoute(g, "/webhook-endpoints/:id", s.handleAPIWebhookShow, requireScope("webhooks:read"))

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -99,15 +100,24 @@ func auditCSVRow(ev model.AuditEvent) []string {
 }
 
 // csvCell neutralises a cell that a spreadsheet would read as a formula
-// (starting with =, +, -, @, a tab or a carriage return) by putting an
-// apostrophe before it. encoding/csv quotes commas, quotes and line breaks.
+// (starting, after any spaces, with =, +, -, @ or their full-width forms
+// ＝＋－＠, which spreadsheets also accept, or with a tab or a carriage
+// return) by putting an apostrophe before it. encoding/csv quotes commas,
+// quotes and line breaks.
 func csvCell(v string) string {
 	if v == "" {
 		return v
 	}
 	switch v[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	case '\t', '\r':
 		return "'" + v
+	}
+	for _, r := range strings.TrimLeft(v, " ") {
+		switch r {
+		case '=', '+', '-', '@', '＝', '＋', '－', '＠':
+			return "'" + v
+		}
+		break
 	}
 	return v
 }

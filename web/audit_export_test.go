@@ -25,6 +25,14 @@ func TestCSVCell(t *testing.T) {
 		"a=b":                      "a=b",
 		"2026-03-02T09:00:00Z":     "2026-03-02T09:00:00Z",
 		"'quoted":                  "'quoted",
+		// Full-width forms, which spreadsheets read as formulas too.
+		"＝1+1":     "'＝1+1",
+		"＋1":       "'＋1",
+		"－1":       "'－1",
+		"＠SUM(A1)": "'＠SUM(A1)",
+		"  =1+1":   "'  =1+1",
+		"a＝b":      "a＝b",
+		"ключ":     "ключ",
 	}
 	for in, want := range tests {
 		if got := csvCell(in); got != want {

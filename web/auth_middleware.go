@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -148,11 +150,21 @@ func (s *Server) hasUsers(ctx context.Context) (bool, error) {
 	return n > 0, nil
 }
 
-// safeNext returns next if it is a path on this site, else "/". It refuses
-// "//host" and "/\host", which browsers treat as other sites.
+// safeNext returns next if it is a path on this site, else "/". Browsers
+// drop tabs and line breaks from a Location and read a backslash as a slash,
+// so "/<TAB>/evil.example" and "/\evil.example" lead to another site as
+// surely as "//evil.example" does: next must start with one slash, hold no
+// control character and no backslash anywhere, be valid UTF-8, and parse as
+// a path with no scheme, host or user (whose decoded form holds no control
+// character either).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") ||
+		!utf8.ValidString(next) || strings.ContainsFunc(next, unicode.IsControl) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.ContainsFunc(u.Path, unicode.IsControl) {
 		return "/"
 	}
 	return next

@@ -79,7 +79,9 @@ func csrfProblem(c echo.Context, token string) string {
 	}
 	got := r.Header.Get(csrfHeader)
 	if got == "" {
-		got = c.FormValue(csrfFormField)
+		// The body only: a token in the query string would end up in logs,
+		// history and Referer headers, so it counts for nothing.
+		got = r.PostFormValue(csrfFormField)
 	}
 	if got == "" {
 		return "missing token"

@@ -59,6 +59,8 @@ func apiCode(status int, err error) string {
 		return "method_not_allowed"
 	case http.StatusRequestEntityTooLarge:
 		return "request_too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
 	case http.StatusBadRequest:
 		return "bad_request"
 	case http.StatusForbidden:

@@ -268,10 +268,12 @@ func TestGatewayUnauthorized(t *testing.T) {
 	for range keyFailBurst {
 		last = g.gwCall(t, http.MethodGet, "/v1/invoices", xAPIKey("kw_live_nope"), nil)
 	}
-	last.wantError(t, http.StatusTooManyRequests, "rate_limited")
+	last.wantError(t, http.StatusTooManyRequests, "too_many_failures")
 	if last.Header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
 	}
+	// Only failures are limited: a valid key from that address goes through.
+	g.gwCall(t, http.MethodGet, "/v1/invoices", bearer(other), nil).wantStatus(t, http.StatusOK)
 }
 
 // TestGatewayRevocationTwoInstances: a key revoked through instance A's

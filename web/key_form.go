@@ -137,12 +137,17 @@ func parseRestrictionForm(v views.KeyFormValues) (model.Restrictions, error) {
 // catalog order. An unknown resource or access level is an error on scopes.
 func accessScopes(fe model.FieldErrors, c *model.Catalog, access map[string]string) []string {
 	for res, a := range access {
-		if !c.Has(res) {
+		r, ok := c.Find(res)
+		if !ok {
 			fe.Add("scopes", "Unknown resource “"+res+"”. Reload the page and pick from the list.")
 			return nil
 		}
 		if !model.Access(a).Valid() {
 			fe.Add("scopes", "Choose None, Read or Write for each resource.")
+			return nil
+		}
+		if r.ReadOnly() && model.Access(a) == model.AccessWrite {
+			fe.Add("scopes", r.Label+" is read only: choose None or Read.")
 			return nil
 		}
 	}

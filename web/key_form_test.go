@@ -110,6 +110,8 @@ func TestParseKeyFormAccess(t *testing.T) {
 		{name: "unknown resource", form: base("access.invoices", "read", "access.bogus", "read"), wantField: "scopes"},
 		{name: "unknown access level", form: base("access.members", "admin"), wantField: "scopes"},
 		{name: "resource name with sql", form: base("access.members;drop", "read"), wantField: "scopes"},
+		{name: "read-only resource", form: base("access.key_verification", "read"), wantScopes: []string{"key_verification:read"}},
+		{name: "write on a read-only resource", form: base("access.key_verification", "write"), wantField: "scopes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

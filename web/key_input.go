@@ -93,8 +93,9 @@ func EditKey(c *model.Catalog, in KeyInput, now time.Time) (model.KeyUpdate, err
 }
 
 // ValidKeyName trims name and checks that it has 1 to model.MaxKeyNameLen
-// characters (any Unicode, but no control characters). It returns EINVALID
-// with the field "name".
+// characters (any Unicode, but no control characters and none of the
+// invisible direction and zero-width characters of model.IsDeceptiveRune).
+// It returns EINVALID with the field "name".
 func ValidKeyName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	msg := ""
@@ -105,6 +106,8 @@ func ValidKeyName(name string) (string, error) {
 		msg = "Keep the name to 100 characters or fewer."
 	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
 		msg = "The name can't contain control characters or invalid text."
+	default:
+		msg = model.DeceptiveTextMessage("The name", name)
 	}
 	if msg != "" {
 		return "", &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"name": msg}}
@@ -139,20 +142,12 @@ func CheckGrant(actor model.Actor, p model.Permission) error {
 
 // CheckManage enforces "no escalation" on an existing key: an API key acting
 // as actor may change, roll, revoke or delete only keys whose permission its
-// own covers, and a test key only test keys. It returns EFORBIDDEN if it may
-// not. A user actor passes (people are limited by their role).
+// own covers, and a test key only test keys (model.Actor.MayManage, the one
+// copy of the rule, which the store also checks on the locked row). It
+// returns EFORBIDDEN if it may not. A user actor passes (people are limited
+// by their role).
 func CheckManage(actor model.Actor, k model.APIKey) error {
-	if actor.Permission == nil {
-		return nil
-	}
-	if actor.Environment == model.EnvTest && k.Environment != model.EnvTest {
-		return model.Errorf(model.EFORBIDDEN, "A test key can only manage test keys.")
-	}
-	if !actor.Permission.Covers(k.Permission()) {
-		return model.Errorf(model.EFORBIDDEN, "This key can't manage a key with more permissions than its own (%s).",
-			strings.Join(actor.Permission.ScopeStrings(), ", "))
-	}
-	return nil
+	return actor.MayManage(k)
 }
 
 // ParseGrace reads how long an old key keeps working after a roll: a

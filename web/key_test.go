@@ -795,7 +795,8 @@ func TestKeyListColumnsAndMenu(t *testing.T) {
 
 func TestKeyNamesAreEscaped(t *testing.T) {
 	fx := newKeysFixture(t)
-	names := []string{`<script>alert(1)</script>`, `" hx-get="/settings/api-keys/new" x="`, "\u202eevil\u202c", "ключ 🔑", "مفتاح"}
+	// (Direction overrides are refused outright: TestDeceptiveNamesAreRefused.)
+	names := []string{`<script>alert(1)</script>`, `" hx-get="/settings/api-keys/new" x="`, "ключ 🔑", "مفتاح", "שלום abc"}
 	var ids []string
 	for _, n := range names {
 		_, k := fx.create(t, keyForm("name", n))

@@ -206,7 +206,8 @@ func scanPayload(t testing.TB, a *apiApp, teamA, teamB int64, n int) ([]scanMatc
 			raw, _ := keys.Generate("kw", "live")
 			add(nearMiss(raw), "false_positive", url)
 		case 4:
-			add(fmt.Sprintf("garbage \x00 %d %s", i, strings.Repeat("é", i%40)), "false_positive", url)
+			// (A NUL is refused before any handler, like in every input: 400.)
+			add(fmt.Sprintf("garbage \t %d %s", i, strings.Repeat("é", i%40)), "false_positive", url)
 		}
 	}
 	return matches, want, created

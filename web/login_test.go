@@ -200,8 +200,15 @@ func TestCSRFRequired(t *testing.T) {
 			t.Fatalf("%s: signed in without a valid CSRF token", tc.name)
 		}
 	}
+	// A token in the query string counts for nothing: it would end up in
+	// logs, history and Referer headers.
+	res := cl.rawPost(t, "/login?_csrf="+url.QueryEscape(token), login, nil)
+	res.wantStatus(t, http.StatusForbidden)
+	if _, ok := decodeForTest(t, app, cl); ok {
+		t.Fatal("signed in with the CSRF token in the query string")
+	}
 	// The token in the header works as well as the field.
-	res := cl.rawPost(t, "/login", login, http.Header{"X-Csrf-Token": {token}, "Origin": {app.URL}})
+	res = cl.rawPost(t, "/login", login, http.Header{"X-Csrf-Token": {token}, "Origin": {app.URL}})
 	res.wantRedirect(t, "/")
 	cl.csrf = ""
 

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keyward/keyward/internal/limit"
+	"github.com/keyward/keyward/internal/model"
 )
 
 type metrics struct {
@@ -89,8 +92,21 @@ func (m *metrics) observer(l routeLabels) prometheus.Observer {
 	return o
 }
 
-// handleMetrics serves GET /metrics in the Prometheus text format.
+// handleMetrics serves GET /metrics on the main listener, in the Prometheus
+// text format, only to requests bearing KEYWARD_METRICS_TOKEN (401 without
+// it). With no token configured it is not served here at all (404): the
+// counters tell sign-in failures, key creations and process details that
+// are nobody's business but the operator's (KEYWARD_METRICS_ADDR serves
+// them on a listener of their own instead).
 func (s *Server) handleMetrics(c echo.Context) error {
+	if s.cfg.MetricsToken == "" {
+		return echo.ErrNotFound
+	}
+	if !metricsAuthorized(c.Request(), s.cfg.MetricsToken) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+		return model.Errorf(model.EUNAUTHORIZED, "Send the metrics token as Authorization: Bearer <token>.")
+	}
+	noStore(c)
 	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())
 	return nil
 }
@@ -104,6 +120,37 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "OTHER"
+}
+
+// metricsAuthorized reports whether r bears token (compared in constant time).
+func metricsAuthorized(r *http.Request, token string) bool {
+	v := strings.TrimSpace(r.Header.Get(echo.HeaderAuthorization))
+	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(v[7:])), []byte(token)) == 1
+}
+
+// MetricsHandler serves GET /metrics alone, for the separate listener of
+// KEYWARD_METRICS_ADDR; when KEYWARD_METRICS_TOKEN is set too, it asks for
+// the token there as well. Every other path is 404.
+func (s *Server) MetricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/metrics":
+			http.NotFound(w, r)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set(echo.HeaderAllow, "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		case s.cfg.MetricsToken != "" && !metricsAuthorized(r, s.cfg.MetricsToken):
+			w.Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			http.Error(w, "send the metrics token as Authorization: Bearer <token>", http.StatusUnauthorized)
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+			prom.ServeHTTP(w, r)
+		}
+	})
 }
 
 // registerLimitMetrics exposes the rate limiter's Redis state: whether it

@@ -47,7 +47,9 @@ func (g *requestIDs) next() string {
 //  2. the security headers of DESIGN.md's rule 5;
 //  3. around the rest: the metrics and the access log line;
 //  4. panic recovery: a panic is a 500 through the error pipeline;
-//  5. the body limit, for requests with a body;
+//  5. a wrong method's 405 (web/methods.go), the body limit for requests
+//     with a body, and the refusal of control characters
+//     (web/input_check.go);
 //  6. compression (web/compress.go), but not for assets, which come
 //     compressed;
 //  7. for the dashboard only: its session and CSRF check (/v1, assets and
@@ -135,12 +137,18 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 			err = s.recovered(c, r)
 		}
 	}()
-	if r := c.Request(); r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		next = s.bodyLimit(next)
-	}
 	if usesSession(c) {
 		next = s.loadSession(s.csrfProtect(next))
 	}
+	// NUL and other control characters are refused for every route
+	// (web/input_check.go).
+	next = s.refuseControlChars(next)
+	if r := c.Request(); r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		next = s.bodyLimit(next)
+	}
+	// A wrong method is 405 with Allow, before any sign-in or key check
+	// (web/methods.go).
+	next = s.methodNotAllowed(next)
 	return s.compress(c, next)
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/keyward/keyward/internal/config"
 )
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -33,7 +35,7 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestRequestIDAndMetrics(t *testing.T) {
-	app := newTestApp(t)
+	app := newTestApp(t, withConfig(func(c *config.Config) { c.MetricsToken = testMetricsToken }))
 	cl := app.client(t)
 	res := cl.get(t, "/healthz")
 	id := res.Header.Get("X-Request-ID")
@@ -52,7 +54,9 @@ func TestRequestIDAndMetrics(t *testing.T) {
 		t.Fatalf("hostile request id echoed: %q", got)
 	}
 	cl.get(t, "/no/such/page").wantStatus(t, http.StatusNotFound)
-	m := cl.get(t, "/metrics")
+	req = cl.newRequest(t, http.MethodGet, "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	m := cl.do(t, req)
 	m.wantStatus(t, http.StatusOK)
 	for _, want := range []string{
 		`keyward_http_requests_total{method="GET",route="/healthz",status="200"}`,

@@ -8,7 +8,7 @@ import (
 func (s *Server) routes() {
 	e := s.echo
 	// Request id, security headers, metrics, access log, panic recovery,
-	// body limit, compression, and for the dashboard its session and CSRF
+	// body limit, compression, 405 for a wrong method, control characters refused, and for the dashboard its session and CSRF
 	// check: one middleware (web/middleware.go).
 	e.Use(s.stack)
 
@@ -38,4 +38,7 @@ func (s *Server) routes() {
 	s.apiRoutes(e)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+
+	// Every GET route above answers HEAD too (web/methods.go). Keep this last.
+	addHeadRoutes(e)
 }

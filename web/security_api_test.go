@@ -135,11 +135,17 @@ func TestSecurityHostileKeysAreRefused(t *testing.T) {
 			fx.api(t, http.MethodPost, "/v1/api-keys", bearerHeader(k), `{"name":"x","permission":"write_all"}`).
 				wantInvalidKey(t, name+" creating a key")
 		}
-		// In the query string, which is off by default.
+		// In the query string, which is off by default, and as the key to
+		// check in POST /v1/keys/verify: NUL and the like are refused with
+		// every other input (400); anything else gets 401 and a verdict.
+		b, _ := json.Marshal(map[string]string{"key": k})
+		if strings.ContainsFunc(k, isUnwantedControl) {
+			fx.api(t, http.MethodGet, "/v1/whoami?key="+url.QueryEscape(k), nil, "").wantStatus(t, http.StatusBadRequest, name+" in ?key=")
+			fx.api(t, http.MethodPost, "/v1/keys/verify", bearerHeader(real), string(b)).wantStatus(t, http.StatusBadRequest, name+" in /v1/keys/verify")
+			continue
+		}
 		res := fx.api(t, http.MethodGet, "/v1/whoami?key="+url.QueryEscape(k), nil, "")
 		res.wantStatus(t, http.StatusUnauthorized, name+" in ?key=")
-		// As the key to check in POST /v1/keys/verify: a verdict, not an error.
-		b, _ := json.Marshal(map[string]string{"key": k})
 		res = fx.api(t, http.MethodPost, "/v1/keys/verify", bearerHeader(real), string(b))
 		res.wantStatus(t, http.StatusOK, name+" in /v1/keys/verify")
 		if strings.TrimSpace(res.Body) != `{"valid":false,"code":"INVALID"}` {

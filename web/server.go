@@ -85,6 +85,8 @@ type Server struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	api      *apiState
+	// routeTable tells real routes from catch-all 404s (web/methods.go).
+	routeTable routeTable
 	// gw is the gateway (web/gateway.go); nil without KEYWARD_UPSTREAM.
 	gw *gateway
 	// scanKeys check POST /v1/secret-scanning/github (web/secret_scanning.go).

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -91,6 +92,8 @@ func checkEmail(errs model.FieldErrors, field, v string) {
 		errs.Add(field, "Enter an e-mail address.")
 	case len(v) > 254:
 		errs.Add(field, "That e-mail address is too long.")
+	case model.DeceptiveTextMessage("", v) != "":
+		errs.Add(field, model.DeceptiveTextMessage("The e-mail address", v))
 	default:
 		a, err := mail.ParseAddress(v)
 		if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndexByte(v, '@')+1:], ".") && !strings.HasSuffix(v, "@localhost") {
@@ -99,12 +102,19 @@ func checkEmail(errs model.FieldErrors, field, v string) {
 	}
 }
 
-// checkTeamName adds a message for field unless v is 1–100 characters.
+// checkTeamName adds a message for field unless v is 1–100 characters with
+// no control characters and no invisible direction or zero-width ones.
 func checkTeamName(errs model.FieldErrors, field, v string) {
 	switch n := utf8.RuneCountInString(v); {
 	case n == 0:
 		errs.Add(field, "Enter a team name.")
 	case n > maxTeamNameLen:
 		errs.Add(field, "Use at most 100 characters for the team name.")
+	case strings.ContainsFunc(v, unicode.IsControl):
+		errs.Add(field, "The team name can't contain control characters.")
+	default:
+		if msg := model.DeceptiveTextMessage("The team name", v); msg != "" {
+			errs.Add(field, msg)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -193,6 +194,20 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 			return fmt.Errorf("KEYWARD_ADDR=%s: %w", cfg.Addr, err)
 		}
 	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, srv.MetricsHandler())
+		if err != nil {
+			if gln != nil {
+				_ = gln.Close()
+			}
+			if ln != nil {
+				_ = ln.Close()
+			}
+			return err
+		}
+		defer stopMetrics()
+		log.Info("metrics serving", "addr", cfg.MetricsAddr)
+	}
 	// Every listener shuts down alike and together (web.Server.ServeAll):
 	// not ready at once, serving on for KEYWARD_SHUTDOWN_DELAY with
 	// Connection: close, then draining; or when one of them fails.
@@ -222,6 +237,19 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	}
 	log.Info("keyward stopped")
 	return err
+}
+
+// serveMetrics serves /metrics on a listener of its own
+// (KEYWARD_METRICS_ADDR) until stop is called.
+func serveMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("KEYWARD_METRICS_ADDR=%s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: web.MaxHeaderBytes}
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }
 
 // reloadOnHangup reads the secret scanners' public keys again on each

@@ -55,6 +55,12 @@ type Config struct {
 	// ShutdownDelay is how long a stopping server keeps serving (not ready,
 	// every response closing its connection) before it stops accepting.
 	ShutdownDelay time.Duration
+	// MetricsToken, when set, lets /metrics answer on the main listener to
+	// requests bearing it (Authorization: Bearer <token>).
+	MetricsToken string
+	// MetricsAddr, when set, is a separate listener that serves /metrics.
+	// Neither set: /metrics is not served at all.
+	MetricsAddr string
 	// SMTPURL (smtp:// or smtps://) turns e-mail on; MailFrom is the sender.
 	SMTPURL  string
 	MailFrom string
@@ -122,6 +128,8 @@ var settings = []setting{
 	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
 	{"KEYWARD_CACHE_STALE_IF_ERROR", "cache-stale-if-error", "10m", "how long past its TTL a cached key is still served while the database is unreachable (0: never)"},
 	{"KEYWARD_SHUTDOWN_DELAY", "shutdown-delay", "5s", "on SIGTERM, how long to keep serving while /readyz says 503 before closing the port"},
+	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
+	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
 	{"KEYWARD_SMTP_URL", "smtp-url", "", "SMTP server for e-mail, smtp://user:pass@host:587 or smtps://…; unset: no e-mail"},
 	{"KEYWARD_MAIL_FROM", "mail-from", "", "sender address of keyward's e-mail, e.g. keyward@example.com"},
 	{"KEYWARD_BASE_URL", "base-url", "http://localhost:8080", "public URL of the dashboard, used in e-mail links"},
@@ -232,6 +240,15 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.CacheTTL, err = time.ParseDuration(get("KEYWARD_CACHE_TTL")); err != nil || c.CacheTTL < 0 || c.CacheTTL > 10*time.Minute {
 		bad("KEYWARD_CACHE_TTL", "expected a duration between 0 (off) and 10m, e.g. 30s", get("KEYWARD_CACHE_TTL"))
+	}
+	c.MetricsToken, c.MetricsAddr = get("KEYWARD_METRICS_TOKEN"), get("KEYWARD_METRICS_ADDR")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, errors.New("KEYWARD_METRICS_TOKEN: expected at least 16 characters (e.g. the output of `openssl rand -hex 32`)"))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := splitAddr(c.MetricsAddr); err != nil || port == "" {
+			bad("KEYWARD_METRICS_ADDR", "expected host:port or :port, e.g. 127.0.0.1:9090", c.MetricsAddr)
+		}
 	}
 	if c.CacheStaleIfError, err = time.ParseDuration(get("KEYWARD_CACHE_STALE_IF_ERROR")); err != nil || c.CacheStaleIfError < 0 || c.CacheStaleIfError > 24*time.Hour {
 		bad("KEYWARD_CACHE_STALE_IF_ERROR", "expected a duration between 0 (off) and 24h, e.g. 10m", get("KEYWARD_CACHE_STALE_IF_ERROR"))

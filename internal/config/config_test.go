@@ -61,12 +61,25 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"KEYWARD_LOG_FORMAT":           "xml",
 		"KEYWARD_SESSION_SECRET":       "short",
 		"KEYWARD_SCOPES_FILE":          "/nonexistent/scopes.yaml",
+		"KEYWARD_METRICS_TOKEN":        "short",
+		"KEYWARD_METRICS_ADDR":         "metrics",
 	}
 	for env, val := range tests {
 		_, err := load(t, map[string]string{env: val})
 		if err == nil || !strings.Contains(err.Error(), env) {
 			t.Errorf("%s=%q: error %v does not name the variable", env, val, err)
 		}
+	}
+}
+
+func TestMetricsSettings(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil || c.MetricsToken != "" || c.MetricsAddr != "" {
+		t.Fatalf("metrics are off by default: %+v, %v", c, err)
+	}
+	c, err = load(t, map[string]string{"KEYWARD_METRICS_TOKEN": "0123456789abcdef0123"}, "--metrics-addr", "127.0.0.1:9090")
+	if err != nil || c.MetricsToken != "0123456789abcdef0123" || c.MetricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("metrics settings: %+v, %v", c, err)
 	}
 }
 

@@ -179,8 +179,36 @@ type Actor struct {
 	IP    string
 	// Permission of the acting key; nil for users (who are limited by role).
 	Permission *Permission
-	// Environment of the acting key ("live" or "test"); "" for users.
+	// Environment of the acting key (live or test); empty for users.
 	Environment string
+}
+
+// MayCreate returns EFORBIDDEN unless the actor may create k: an API key
+// only up to its own permission (no escalation), and a test key only test
+// keys. People are limited by their role instead and always may.
+func (a Actor) MayCreate(k APIKey) error {
+	return a.mayHold(k, "create")
+}
+
+// MayManage returns EFORBIDDEN unless the actor may change, roll, revoke or
+// delete k (DESIGN.md, Permissions): an API key only keys whose permission
+// its own covers, and a test key only test keys. People always may.
+func (a Actor) MayManage(k APIKey) error {
+	return a.mayHold(k, "manage")
+}
+
+func (a Actor) mayHold(k APIKey, verb string) error {
+	if a.Permission == nil {
+		return nil
+	}
+	if a.Environment != EnvLive && k.Environment != EnvTest {
+		return Errorf(EFORBIDDEN, "A test key can only %s test keys; use a live key for live keys.", verb)
+	}
+	if !a.Permission.Covers(k.Permission()) {
+		return Errorf(EFORBIDDEN, "This key can only %s keys whose permissions its own cover (%s); this one has %s.",
+			verb, strings.Join(a.Permission.ScopeStrings(), ", "), strings.Join(k.Permission().ScopeStrings(), ", "))
+	}
+	return nil
 }
 
 // UserActor returns the actor for a signed-in user.

@@ -66,16 +66,30 @@ type Resource struct {
 	Name        string `yaml:"name" json:"name"`
 	Label       string `yaml:"label" json:"label"`
 	Description string `yaml:"description" json:"description"`
+	// Access lists the levels the resource offers; [read] for a resource
+	// with no write operations (the picker then offers None/Read only).
+	// Empty means read and write.
+	Access []Access `yaml:"access,omitempty" json:"access,omitempty"`
 	// Routes are the gateway's path patterns for this resource (see Route).
 	Routes []string `yaml:"routes" json:"routes,omitempty"`
 }
 
+// ReadOnly reports whether the resource offers read access only.
+func (r Resource) ReadOnly() bool {
+	return len(r.Access) > 0 && !slices.Contains(r.Access, AccessWrite)
+}
+
 // BuiltinResources are keyward's own resources, always in the catalog.
+// key_verification allows POST /v1/keys/verify and nothing else, so that a
+// backend that checks keys need not be able to list them (api_keys:read
+// also allows verify).
 var BuiltinResources = []Resource{
 	{Name: "api_keys", Label: "API keys", Description: "List, create, edit, revoke and delete API keys."},
 	{Name: "members", Label: "Members", Description: "See the team's members and their roles."},
 	{Name: "audit_log", Label: "Audit log", Description: "Read the team's audit log."},
 	{Name: "webhooks", Label: "Webhooks", Description: "List, add, change and delete webhook endpoints; see their deliveries."},
+	{Name: "key_verification", Label: "Key verification", Access: []Access{AccessRead},
+		Description: "Lets a backend check keys (POST /v1/keys/verify) and nothing else."},
 }
 
 var resourceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
@@ -99,6 +113,11 @@ func NewCatalog(extra []Resource) (*Catalog, error) {
 		if r.Label == "" {
 			r.Label = r.Name
 		}
+		for _, a := range r.Access {
+			if a != AccessRead && a != AccessWrite {
+				return nil, Errorf(EINVALID, "resource %q: access may list read and write, not %q", r.Name, a)
+			}
+		}
 		c.list = append(c.list, r)
 	}
 	return c, nil
@@ -106,6 +125,15 @@ func NewCatalog(extra []Resource) (*Catalog, error) {
 
 // Resources returns the catalog in display order.
 func (c *Catalog) Resources() []Resource { return c.list }
+
+// Find returns the resource of that name, if the catalog lists it.
+func (c *Catalog) Find(name string) (Resource, bool) {
+	i := slices.IndexFunc(c.list, func(r Resource) bool { return r.Name == name })
+	if i < 0 {
+		return Resource{}, false
+	}
+	return c.list[i], true
+}
 
 // Has reports whether the catalog lists a resource of that name.
 func (c *Catalog) Has(name string) bool {
@@ -203,8 +231,12 @@ func ParseScope(c *Catalog, s string) (string, Access, error) {
 	if !ok || (a != AccessRead && a != AccessWrite) {
 		return "", "", Errorf(EINVALID, "Scope %q must look like resource:read or resource:write.", s)
 	}
-	if !c.Has(res) {
+	r, ok := c.Find(res)
+	if !ok {
 		return "", "", Errorf(EINVALID, "Unknown resource %q in scope %q.", res, s)
+	}
+	if a == AccessWrite && r.ReadOnly() {
+		return "", "", Errorf(EINVALID, "%s is read only: use %s:read.", r.Label, res)
 	}
 	return res, a, nil
 }

@@ -42,7 +42,7 @@ func (s *Store) RollKey(ctx context.Context, teamID int64, publicID string, r Ke
 	}
 	var old model.APIKey
 	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lockKey(teamID, publicID, &old); err != nil {
+		if err := tx.lockKey(teamID, publicID, actor, &old); err != nil {
 			return err
 		}
 		if old.RevokedAt != nil {
