@@ -565,7 +565,7 @@ func InvitationPage(p InvitationProps) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "Email", Type: "email", Value: p.Email, Autocomplete: "username"}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "Email", Type: "email", Value: p.Email, Autocomplete: "username", ReadOnly: true, Hint: "The invitation is for this address."}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -44,6 +44,7 @@ func TestMemberSeesNoKeys(t *testing.T) {
 	tb.open(strings.TrimPrefix(link, tb.srv.URL))
 	tb.waitPage("/invitations/")
 	tb.axe("the invitation page")
+	tb.shot("invitation-desktop-light")
 	pw := "bo chooses a passphrase"
 	tb.typeInto("#password", pw)
 	tb.typeInto("#confirm_password", pw)

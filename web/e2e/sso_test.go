@@ -31,6 +31,7 @@ func TestSSOSignIn(t *testing.T) {
 		tb.fatalf("the SSO button says %q", got)
 	}
 	tb.axe("the sign-in page with single sign-on")
+	tb.shot("login-sso-desktop-light")
 	tb.click("a.sso-button")
 	tb.waitJS("the provider's sign-in form", `location.pathname === "/login/username" && !!document.querySelector("#username")`)
 	tb.typeInto("#username", "ben")

@@ -23,7 +23,7 @@ func TestTwoFactor(t *testing.T) {
 	tb.click(`form[action="/account/two-factor/start"] button`)
 	tb.waitJS("the QR code", `!!document.querySelector("figure.qr svg path")`)
 	tb.axe("the two-factor page, enrolling")
-	tb.shot("two-factor-enrol")
+	tb.shot("two-factor-desktop-light")
 	secret := strings.ReplaceAll(tb.text("code.totp-secret"), " ", "")
 	code, err := auth.TOTPCode(secret, srv.clock.Now())
 	if err != nil {
