@@ -138,12 +138,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var werr error
 	switch {
 	case isAPI(c):
+		// HEAD gets GET's headers (net/http drops the body).
 		body := APIError{Error: APIErrorBody{Code: apiCode(status, err), Message: msg, RequestID: requestIDOf(c)}}
-		if c.Request().Method == http.MethodHead {
-			werr = c.NoContent(status)
-		} else {
-			werr = c.JSON(status, body)
-		}
+		werr = c.JSON(status, body)
 	case isHTMX(c):
 		// htmx does not swap error responses by default; the page's
 		// response-handling config swaps them into the notice area named here.

@@ -171,7 +171,8 @@ func TestFaultCachedKeyOutlivesItsTTLDuringAnOutage(t *testing.T) {
 	if n := logLines(app, "level=ERROR"); n != 1 {
 		t.Fatalf("%d ERROR lines in all, want 1:\n%s", n, app.logs.String())
 	}
-	m := app.client(t).get(t, "/metrics").Body
+	app.cfg.MetricsToken = "fault-test-metrics-token-0123456789"
+	_, m := rawGet(t, app, "/metrics", http.Header{"Authorization": {"Bearer " + app.cfg.MetricsToken}})
 	for _, want := range []string{"keyward_verify_stale_served_total", "keyward_unavailable_refusals_total " + strconv.Itoa(refused), "keyward_database_outage 0"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -164,7 +164,7 @@ func TestWebhooksAPI(t *testing.T) {
 		t.Fatalf("private URL: %d %s", r.StatusCode, r.Body)
 	}
 	r = app.call(t, "POST", "/v1/webhook-endpoints", bearer(writer), `{"url":"https://203.0.113.10/hook","secret":"whsec_mine"}`)
-	if r.StatusCode != http.StatusBadRequest {
+	if r.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("unknown field: %d", r.StatusCode)
 	}
 	r = app.call(t, "POST", "/v1/webhook-endpoints", bearer(writer), map[string]any{"url": "https://203.0.113.10/hook", "description": "Ops", "events": []string{"api_key.*"}})
