@@ -67,6 +67,10 @@ func main() {
 // sessionSecret signs both instances' sessions (the soak signs nobody in).
 const sessionSecret = "soak-session-secret-0123456789abcdef"
 
+// metricsToken lets the soak read /metrics on the main listener
+// (KEYWARD_METRICS_TOKEN; without it /metrics is not served).
+const metricsToken = "soak-metrics-token-0123456789abcdef" // #nosec G101 -- a fixed token of a throwaway test instance
+
 func envDuration(name string, def time.Duration) time.Duration {
 	if v := os.Getenv(name); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -371,6 +375,7 @@ func (in *instance) start(ctx context.Context) error {
 		"KEYWARD_LAST_USED_FLUSH=1s",
 		"KEYWARD_SHUTDOWN_DELAY=1s",
 		"KEYWARD_COOKIE_SECURE=false",
+		"KEYWARD_METRICS_TOKEN=" + metricsToken,
 	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -442,7 +447,12 @@ type procStats struct {
 // procStats reads the instance's RSS and goroutines from /metrics.
 func (in *instance) procStats() procStats {
 	var ps procStats
-	res, err := http.Get(in.base() + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, in.base()+"/metrics", nil)
+	if err != nil {
+		return ps
+	}
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return ps
 	}
