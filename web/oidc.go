@@ -208,20 +208,9 @@ func (s *Server) handleOIDCCallback(c echo.Context) error {
 	for _, n := range notes {
 		s.logger(c).Warn("single sign-on roles", "note", n, "user_id", u.ID)
 	}
-	teams, err := s.store.FindUserTeams(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	var team int64
-	if len(teams) > 0 {
-		team = teams[0].TeamID
-	}
-	if err := s.signIn(c, u.ID, team); err != nil {
-		return err
-	}
 	s.acc.hasUsers.Store(true)
-	s.logger(c).Info("signed in with single sign-on", "user_id", u.ID, "ip", c.RealIP())
-	return c.Redirect(http.StatusSeeOther, next)
+	s.logger(c).Info("single sign-on accepted", "user_id", u.ID, "ip", c.RealIP())
+	return s.finishSignIn(c, u, next)
 }
 
 // ssoFailed answers a failed single sign-on with the sign-in page and a
