@@ -23,7 +23,23 @@ if [ -z "$targets" ]; then
 	exit 0
 fi
 
+# Go before 1.27 can end a time-bounded run with a bare "context deadline
+# exceeded" when a worker is starved at the deadline (go.dev/issue/75804): no
+# input failed, and none is written. Such a run counts as passed; any other
+# failure, and any run that writes a failing input, fails the script.
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
 while read -r pkg name; do
 	echo "fuzz: $name in $pkg for $fuzztime"
-	go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"
+	status=0
+	go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" 2>&1 | tee "$out" || status=$?
+	if [ "$status" -ne 0 ]; then
+		if grep -q '^    context deadline exceeded$' "$out" &&
+			! grep -q 'Failing input written' "$out" &&
+			[ "$(grep -c '^--- FAIL' "$out")" -eq 1 ]; then
+			echo "fuzz: $name: stopped by the fuzz deadline race (go.dev/issue/75804), no failing input; passed"
+			continue
+		fi
+		exit "$status"
+	fi
 done <<<"$targets"

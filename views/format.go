@@ -135,4 +135,4 @@ func Isolate(s string) string { return "\u2068" + s + "\u2069" }
 
 // PasswordHint describes the password policy beside every new-password
 // field (internal/auth.ValidatePassword enforces it).
-const PasswordHint = "At least 12 characters. A few unrelated words make a strong password; common passwords and ones containing your e-mail name or team name are refused."
+const PasswordHint = "At least 12 characters. A few unrelated words make a strong password; common passwords and ones containing your e-mail name or team name are refused." // #nosec G101 -- help text for the password field, not a credential

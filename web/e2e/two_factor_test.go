@@ -55,7 +55,9 @@ func TestTwoFactor(t *testing.T) {
 	tb.waitPage("/settings/team")
 	tb.click(`#team-two-factor input[name=require_2fa]`)
 	tb.click(`#team-two-factor button[type=submit]`)
-	tb.waitJS("saved", `document.querySelector("#team-two-factor input[name=require_2fa]").checked`)
+	// The box is checked as soon as it is clicked: wait for the saved page
+	// (its notice), or the sign-out below clicks into a page being replaced.
+	tb.waitJS("saved", `document.readyState === "complete" && document.body.innerText.includes("now need two-factor authentication") && document.querySelector("#team-two-factor input[name=require_2fa]").checked`)
 	tb.signOut()
 	tb.signIn(leeEmail, password)
 	tb.waitPage("/account/two-factor")
