@@ -13,10 +13,7 @@ TESTENV := go run ./cmd/testenv --
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-run: ## run the dashboard and API (SQLite in ./data unless DATABASE_URL is set)
-	@addr="$${KEYWARD_ADDR:-:8080}"; host="$${addr%:*}"; \
-	case "$$host" in ""|0.0.0.0|"[::]") host=localhost ;; esac; \
-	echo "keyward: open http://$$host:$${addr##*:}"
+run: ## run the dashboard and API (SQLite in ./data unless DATABASE_URL is set); it prints the URL once listening
 	go run ./cmd/keyward serve
 
 build: ## build a static bin/keyward stamped with the git version

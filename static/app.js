@@ -15,7 +15,8 @@
 //                                    unless a copy button inside succeeded
 //   [data-open-dialog="#id"]         opens that dialog as a modal
 //   [data-close-dialog]              closes its closest dialog
-//   [data-copy="#id"]                copies the value (or text) of #id
+//   [data-copy="#id"]                copies the value (or text) of #id; hidden
+//                                    until this script marks <html class="js">
 //   [data-copy-label]                optional element inside the copy button
 //                                    whose text becomes "Copied"
 //   [data-copy-status]               aria-live region for the copy outcome
@@ -33,6 +34,10 @@
 
 (() => {
   "use strict";
+
+  // Controls that need this script (Copy buttons) are hidden until it runs:
+  // without JavaScript they would do nothing.
+  document.documentElement.classList.add("js");
 
   // ---------------------------------------------------------------- htmx
 
@@ -360,15 +365,46 @@
     }
   }
 
+  // A menu in a table that scrolls sideways floats over the page (CSS gives
+  // it position: fixed) under its ⋯ button, or above it near the bottom of
+  // the window, so that opening it never grows its row.
+  function placeMenu(menu) {
+    const list = menu.querySelector(":scope > ul");
+    const wrap = menu.closest(".table-wrap");
+    if (!list) return;
+    if (!wrap || wrap.hasAttribute("data-fits") || !menu.open) {
+      list.style.removeProperty("top");
+      list.style.removeProperty("right");
+      list.style.removeProperty("bottom");
+      return;
+    }
+    const r = menu.querySelector(":scope > summary").getBoundingClientRect();
+    const height = list.offsetHeight;
+    let top = r.bottom + 4;
+    if (top + height > window.innerHeight && r.top - 4 - height >= 0) top = r.top - 4 - height;
+    list.style.top = `${Math.round(top)}px`;
+    list.style.bottom = "auto";
+    list.style.right = `${Math.round(Math.max(document.documentElement.clientWidth - r.right, 4))}px`;
+  }
+
   document.addEventListener(
     "toggle",
     (event) => {
       const menu = event.target;
-      if (menu instanceof HTMLDetailsElement && menu.matches(".menu") && menu.open) {
-        closeMenus(menu);
+      if (menu instanceof HTMLDetailsElement && menu.matches(".menu")) {
+        if (menu.open) closeMenus(menu);
+        placeMenu(menu);
       }
     },
     true,
+  );
+  // Scrolling moves the ⋯ button: the menu follows it.
+  document.addEventListener(
+    "scroll",
+    () => {
+      for (const menu of document.querySelectorAll(".table-wrap details.menu[open]")) placeMenu(menu);
+    },
+    { capture: true, passive: true },
   );
 
   function onMenuKey(event, menu) {
@@ -400,6 +436,60 @@
     else next = (current - 1 + items.length) % items.length;
     items[next].focus();
   }
+
+  // ------------------------------------------- focus after a confirmation
+
+  // A revoke or delete confirmed in a dialog changes the table under it:
+  // focus goes back to the key's row (revoked: still there), or to the row
+  // that took its place, the one before it, or the page's heading, instead
+  // of the page's body. The notice in #flash (aria-live) says what
+  // happened. The table is refreshed once more after a delete, so the focus
+  // is put back after that too.
+  let afterConfirm = null;
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = event.detail && event.detail.elt;
+    if (!(form instanceof HTMLFormElement) || !form.closest("dialog.confirm")) return;
+    const target = form.getAttribute("hx-target");
+    const row = target ? document.querySelector(target) : null;
+    if (!row || row.tagName !== "TR") return;
+    const id = (el) => (el && el.id) || "";
+    afterConfirm = {
+      ids: [row.id, id(row.nextElementSibling), id(row.previousElementSibling)],
+      until: Date.now() + 5000,
+    };
+  });
+
+  function focusAfterConfirm() {
+    if (!afterConfirm) return;
+    if (Date.now() > afterConfirm.until) {
+      afterConfirm = null;
+      return;
+    }
+    if (document.querySelector("dialog[open]")) return;
+    const active = document.activeElement;
+    // Only focus that was lost (to the body, or with a replaced element).
+    if (active && active !== document.body && active.isConnected) return;
+    for (const id of afterConfirm.ids) {
+      const row = id ? document.getElementById(id) : null;
+      if (!row) continue;
+      const control = row.querySelector("details.menu > summary");
+      if (control) {
+        control.focus();
+      } else {
+        row.setAttribute("tabindex", "-1");
+        row.focus();
+      }
+      return;
+    }
+    const heading = document.querySelector("#content h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    }
+  }
+
+  document.addEventListener("htmx:afterSettle", () => setTimeout(focusAfterConfirm, 0));
 
   // -------------------------------------------------------- "/" to search
 

@@ -139,7 +139,7 @@ func invitationsTable(p MembersProps) templ.Component {
 			templ_7745c5c3_Var5 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<section aria-labelledby=\"invitations-title\" class=\"invitations\"><h2 id=\"invitations-title\">Pending invitations</h2><div class=\"table-wrap\"><table class=\"keys members\"><thead><tr><th scope=\"col\">Email</th><th scope=\"col\">Role</th><th scope=\"col\">Invited</th><th scope=\"col\">Link</th><th scope=\"col\" class=\"actions\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<section aria-labelledby=\"invitations-title\" class=\"invitations\"><h2 id=\"invitations-title\">Pending invitations</h2><div class=\"table-wrap\"><table class=\"keys members\"><thead><tr><th scope=\"col\">E-mail</th><th scope=\"col\">Role</th><th scope=\"col\">Invited</th><th scope=\"col\">Link</th><th scope=\"col\" class=\"actions\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -565,7 +565,7 @@ func InvitationPage(p InvitationProps) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "Email", Type: "email", Value: p.Email, Autocomplete: "username", ReadOnly: true, Hint: "The invitation is for this address."}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "E-mail", Type: "email", Value: p.Email, Autocomplete: "username", ReadOnly: true, Hint: "The invitation is for this address."}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -662,7 +662,7 @@ func ForgotPasswordPage(f ForgotPasswordForm) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "Email", Type: "email", Value: f.Email, Autocomplete: "username", Error: f.Errors["email"], Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "E-mail", Type: "email", Value: f.Email, Autocomplete: "username", Error: f.Errors["email"], Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -195,6 +195,15 @@ type KeyReveal struct {
 	// Old is the key this one replaced, for the reveal of a roll; nil
 	// after a create.
 	Old *model.APIKey
+	// BaseURL is where this keyward answers (scheme and host), for the
+	// quick start's curl call.
+	BaseURL string
+}
+
+// QuickStart is a ready curl call that tries the new key: GET /v1/whoami
+// with the key in X-API-Key.
+func (r KeyReveal) QuickStart() string {
+	return `curl -H "X-API-Key: ` + r.Raw + `" ` + r.BaseURL + "/v1/whoami"
 }
 
 // Title is the reveal's heading.

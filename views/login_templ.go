@@ -158,7 +158,7 @@ func LoginPage(f LoginForm) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "Email", Type: "email", Value: f.Email, Autocomplete: "username", Error: f.Errors["email"], Required: true}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = accountField(FieldProps{ID: "email", Label: "E-mail", Type: "email", Value: f.Email, Autocomplete: "username", Error: f.Errors["email"], Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -99,6 +99,22 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	app.call(t, http.MethodPost, "/v1/api-keys", h, `{"name":"x","permission":"read_all","expires_at":"tomorrow"}`).
 		wantError(t, http.StatusBadRequest, "bad_request")
 
+	// Without expires_at a key expires in 90 days, like the dashboard's
+	// default; null or "never" asks for one that never expires.
+	for body, want := range map[string]*time.Time{
+		`{"name":"default","permission":"read_all"}`:                    ptrTime(app.clock.Now().UTC().Add(90 * 24 * time.Hour)),
+		`{"name":"never","permission":"read_all","expires_at":"never"}`: nil,
+		`{"name":"null","permission":"read_all","expires_at":null}`:     nil,
+	} {
+		res := app.call(t, http.MethodPost, "/v1/api-keys", h, body)
+		res.wantStatus(t, http.StatusCreated)
+		var k apiKeyCreatedJSON
+		res.decode(t, &k)
+		if (want == nil) != (k.ExpiresAt == nil) || want != nil && !k.ExpiresAt.Equal(*want) {
+			t.Errorf("%s: expires_at %v, want %v", body, k.ExpiresAt, want)
+		}
+	}
+
 	// Revoke: refused by the very next call; revoking again is a conflict,
 	// and a revoked key cannot be edited.
 	res = app.call(t, http.MethodPost, "/v1/api-keys/"+created.ID+"/revoke", h, nil)
@@ -467,3 +483,5 @@ func TestAPIVerifyEndpoint(t *testing.T) {
 	// Key checks of /v1 itself are counted apart.
 	app.call(t, http.MethodGet, "/v1/whoami", h, nil).wantStatus(t, http.StatusOK)
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

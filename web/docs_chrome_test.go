@@ -34,6 +34,15 @@ func TestDocsShowsTheSignedInChrome(t *testing.T) {
 	if !page.has(t, `nav.sidebar a[href="/settings/api-keys"]`) {
 		t.Fatal("an owner sees no settings links on /docs")
 	}
+	// The reference is linked from the sidebar (current here) and the
+	// account menu of every dashboard page.
+	if !page.has(t, `nav.sidebar a[href="/docs"][aria-current=page]`) {
+		t.Fatal("the sidebar does not mark API reference current on /docs")
+	}
+	keys := cl.get(t, "/settings/api-keys")
+	if keys.text(t, `nav.sidebar a[href="/docs"]`) != "API reference" || keys.text(t, `details.user-menu a[href="/docs"]`) != "API reference" {
+		t.Fatal("the key list links no API reference from the sidebar and the account menu")
+	}
 	if !page.has(t, `details.user-menu form[action="/logout"] input[name=_csrf]`) {
 		t.Fatal("the sign-out form on /docs lacks its CSRF field")
 	}

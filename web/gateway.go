@@ -97,7 +97,7 @@ func (s *Server) newGateway() {
 	e.HTTPErrorHandler = s.handleGatewayError
 	// Every method and path goes to handleGateway: it runs last in the
 	// chain that runs before routing, so Echo's router is never asked.
-	e.Pre(s.requestID, s.accessLog, s.recoverPanic, g.observe, func(echo.HandlerFunc) echo.HandlerFunc { return s.handleGateway })
+	e.Pre(s.gatewayStack, g.observe, func(echo.HandlerFunc) echo.HandlerFunc { return s.handleGateway })
 	g.echo = e
 	s.gw = g
 	s.OnClose(func(context.Context) error { g.transport.CloseIdleConnections(); return nil })

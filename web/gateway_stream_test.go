@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
 )
 
@@ -280,11 +281,12 @@ func TestGatewayKeepAlive(t *testing.T) {
 }
 
 // TestGatewayObservability: requests are counted by resource and status
-// in /metrics, and each has an access log line with its route pattern and
-// request id and without the key.
+// in /metrics, and with KEYWARD_ACCESS_LOG=all each has an access log line
+// with its route pattern and request id and without the key (the default,
+// errors, keeps only the refused ones: TestAccessLogPolicy).
 func TestGatewayObservability(t *testing.T) {
 	up := newUpstream(t)
-	g := newGatewayApp(t, up, nil)
+	g := newGatewayApp(t, up, func(c *config.Config) { c.AccessLog = AccessLogAll })
 	_, raw := g.key(t, g.team.ID, model.PermRestricted, "invoices:read")
 	for range 3 {
 		g.gwCall(t, http.MethodGet, "/v1/invoices/inv_1", xAPIKey(raw), nil).wantStatus(t, http.StatusOK)

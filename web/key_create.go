@@ -60,7 +60,7 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	s.keyForms.finish(tk, use, k.PublicID, k.Name)
 
 	noStore(c)
-	r := views.KeyReveal{Key: k, Raw: raw, Now: now}
+	r := views.KeyReveal{Key: k, Raw: raw, Now: now, BaseURL: c.Scheme() + "://" + c.Request().Host}
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Trigger", "keys-changed")
 		r.Dialog = true

@@ -34,6 +34,10 @@ var expiryPresets = map[string]time.Duration{
 // defaultExpiry is the expiry a new key's form starts with.
 const defaultExpiry = "90d"
 
+// DefaultKeyLifetime is how long a new key lives unless told otherwise:
+// the form's preselected choice, and the default of the API and the CLI.
+const DefaultKeyLifetime = 90 * 24 * time.Hour
+
 // keyFormData is the parsed form: what the user typed (to show again),
 // the input for NewKey or EditKey, and the problems parsing found.
 type keyFormData struct {

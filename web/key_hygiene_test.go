@@ -65,9 +65,13 @@ func TestKeyTableHygienePanel(t *testing.T) {
 	}
 	mk("Legacy", nil)                                    // never used, no expiry
 	used := mk("Reporting", ptr(testEpoch.Add(400*day))) // used, expires next year
-	fx.app.clock.Set(testEpoch.Add(100 * day))           // 2026-06-10 09:00
+	fx.app.clock.Set(testEpoch.Add(98 * day))
+	mk("Fresh", ptr(testEpoch.Add(105*day)))   // never used for two days, expires in 5 days
+	fx.app.clock.Set(testEpoch.Add(100 * day)) // 2026-06-10 09:00
 	now := fx.app.clock.Now()
-	mk("Fresh", ptr(now.Add(5*day))) // never used, expires in 5 days
+	// Made today and not used yet: it has not had its chance, and is not
+	// "never used" until tomorrow.
+	mk("Just made", ptr(now.Add(30*day)))
 	revoked := mk("Gone", nil)
 	if _, err := fx.app.store.RevokeKey(ctx, fx.team.ID, revoked.PublicID, owner); err != nil {
 		t.Fatal(err)
@@ -132,11 +136,12 @@ func TestKeyTableHygienePanel(t *testing.T) {
 		t.Fatalf("revoke-all confirmation: %s", conf.text(t, "main"))
 	}
 
-	// The clock moves: a week on, Fresh has expired and drops out.
+	// The clock moves: a week on, Fresh has expired and drops out, and
+	// Just made, still unused, counts as never used.
 	fx.app.clock.Set(now.Add(7 * day))
 	fx.cl = fx.app.client(t)
 	fx.cl.login(t, "owner@example.com", testPassword)
-	want = map[string]string{"never_used": "1", "stale": "2", "no_expiry": "1"}
+	want = map[string]string{"never_used": "2", "stale": "2", "no_expiry": "1"}
 	if got := hygieneStats(t, fx.cl.get(t, "/settings/api-keys")); !mapsEqual(got, want) {
 		t.Fatalf("a week later: panel %v, want %v", got, want)
 	}

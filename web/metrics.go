@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,6 +21,20 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// accessSkipped counts requests the access log policy left unlogged.
+	accessSkipped prometheus.Counter
+	// counters and observers hold each label set's child once resolved,
+	// so that a request pays one map lookup instead of hashing its labels
+	// into the vectors.
+	counters  sync.Map // statusLabels → prometheus.Counter
+	observers sync.Map // routeLabels → prometheus.Observer
+}
+
+type routeLabels struct{ method, route string }
+
+type statusLabels struct {
+	routeLabels
+	status int
 }
 
 func newMetrics() *metrics {
@@ -34,30 +49,47 @@ func newMetrics() *metrics {
 			Help:    "HTTP request latency by method and route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route"}),
+		accessSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyward_access_log_skipped_total",
+			Help: "Requests not written to the access log (KEYWARD_ACCESS_LOG: successful, fast machine traffic).",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency,
+	m.reg.MustRegister(m.requests, m.latency, m.accessSkipped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// middleware records every request under its route pattern (never the raw
-// path, which would let clients create unbounded label values).
-func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
-		status := c.Response().Status
-		if err != nil {
-			status = statusOf(err)
-		}
-		m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
-		return err
+// observe records a request under its route pattern (never the raw path,
+// which would let clients create unbounded label values).
+func (m *metrics) observe(c echo.Context, status int, took time.Duration) {
+	route := c.Path()
+	if route == "" {
+		route = "unmatched"
 	}
+	rl := routeLabels{metricMethod(c.Request().Method), route}
+	m.counter(statusLabels{rl, status}).Inc()
+	m.observer(rl).Observe(took.Seconds())
+}
+
+// counter returns the request counter of one label set. Methods, route
+// patterns and statuses are bounded sets, and so is the map.
+func (m *metrics) counter(l statusLabels) prometheus.Counter {
+	if c, ok := m.counters.Load(l); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(l.method, l.route, strconv.Itoa(l.status))
+	m.counters.Store(l, c)
+	return c
+}
+
+// observer returns the latency histogram of one method and route.
+func (m *metrics) observer(l routeLabels) prometheus.Observer {
+	if o, ok := m.observers.Load(l); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.latency.WithLabelValues(l.method, l.route)
+	m.observers.Store(l, o)
+	return o
 }
 
 // handleMetrics serves GET /metrics on the main listener, in the Prometheus
@@ -77,6 +109,17 @@ func (s *Server) handleMetrics(c echo.Context) error {
 	noStore(c)
 	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// metricMethod is a request method as a label: any method beyond the
+// standard ones is "OTHER", so that clients cannot mint label values.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }
 
 // metricsAuthorized reports whether r bears token (compared in constant time).

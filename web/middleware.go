@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -9,7 +8,9 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,27 +18,177 @@ import (
 	"github.com/keyward/keyward/internal/model"
 )
 
-type ctxKey int
+// requestIDs makes request ids: a random prefix per process and a counter,
+// so that ids are unique across instances and restarts without a call to
+// crypto/rand on every request (an id names a request; it is no secret).
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
 
-const loggerKey ctxKey = iota
+func newRequestIDs() *requestIDs {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
 
-// requestID takes a well-formed incoming X-Request-ID (from a proxy) or makes
-// one, echoes it on the response and puts a logger carrying it in the
-// request's context so that every log line of the request names it.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id := req.Header.Get(echo.HeaderXRequestID)
-		if !validRequestID(id) {
-			id = newRequestID()
-		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		c.Set("request_id", id)
-		l := s.log.With("request_id", id)
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), loggerKey, l)))
+func (g *requestIDs) next() string {
+	var b [40]byte
+	buf := append(b[:0], g.prefix...)
+	return string(strconv.AppendUint(buf, g.n.Add(1), 36))
+}
+
+// stack is the global middleware of every request, in one closure. Echo
+// v4 builds the closures of global middleware anew for each request, so a
+// chain of eight middleware functions cost eight allocations before any
+// work; the steps below are plain method calls instead. In order:
+//
+//  1. the request id (X-Request-ID), named by every log line of the request;
+//  2. the security headers of DESIGN.md's rule 5;
+//  3. around the rest: the metrics and the access log line;
+//  4. panic recovery: a panic is a 500 through the error pipeline;
+//  5. a wrong method's 405 (web/methods.go), the body limit for requests
+//     with a body, and the refusal of control characters
+//     (web/input_check.go);
+//  6. compression (web/compress.go), but not for assets, which come
+//     compressed;
+//  7. for the dashboard only: its session and CSRF check (/v1, assets and
+//     the probes have neither).
+func (s *Server) stack(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.serve(c, next) }
+}
+
+func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	s.setRequestID(c)
+	machine := machineTraffic(c.Request().URL.Path)
+	hs := s.secHeaders
+	if machine {
+		hs = s.apiHeaders
+	}
+	h := c.Response().Header()
+	for _, x := range hs {
+		h[x.key] = x.val
+	}
+	if s.overHTTPS(c.Request()) {
+		// Only over TLS, to us or to a trusted proxy that says so: over
+		// plain HTTP a browser ignores it, and a client cannot claim it.
+		h[hstsHeader.key] = hstsHeader.val
+	}
+	err := s.guarded(c, next)
+	status := c.Response().Status
+	if err != nil {
+		status = statusOf(err)
+	}
+	took := time.Since(start)
+	s.metrics.observe(c, status, took)
+	s.logAccess(c, machine, status, took, err)
+	return err
+}
+
+// gatewayStack is the gateway listener's middleware, in one closure: the
+// request id, the access log (all gateway traffic is machine traffic, as
+// KEYWARD_ACCESS_LOG says) and panic recovery. The gateway's own headers
+// and metrics are its handler's (web/gateway.go).
+func (s *Server) gatewayStack(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		start := time.Now()
+		s.setRequestID(c)
+		defer func() {
+			if r := recover(); r != nil {
+				err = s.recovered(c, r)
+			}
+			status := c.Response().Status
+			if err != nil {
+				status = statusOf(err)
+			}
+			s.logAccess(c, true, status, time.Since(start), err)
+		}()
 		return next(c)
 	}
 }
+
+// setRequestID takes a well-formed incoming X-Request-ID (from a proxy) or
+// makes one, and sets it on the response, where requestIDOf finds it.
+func (s *Server) setRequestID(c echo.Context) {
+	id := c.Request().Header.Get(echo.HeaderXRequestID)
+	if !validRequestID(id) {
+		id = s.ids.next()
+	}
+	c.Response().Header()[echo.HeaderXRequestID] = []string{id}
+}
+
+// recovered turns a recovered panic into a 500 through the error pipeline,
+// logging the stack (http.ErrAbortHandler goes on up, as net/http wants).
+func (s *Server) recovered(c echo.Context, r any) error {
+	if r == http.ErrAbortHandler {
+		panic(r)
+	}
+	buf := make([]byte, 8<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	s.logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(buf))
+	return fmt.Errorf("panic: %v", r)
+}
+
+// guarded runs steps 4 to 7 of the stack and next.
+func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.recovered(c, r)
+		}
+	}()
+	if usesSession(c) {
+		next = s.loadSession(s.csrfProtect(next))
+	}
+	// NUL and other control characters are refused for every route
+	// (web/input_check.go).
+	next = s.refuseControlChars(next)
+	if r := c.Request(); r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		next = s.bodyLimit(next)
+	}
+	// A wrong method is 405 with Allow, before any sign-in or key check
+	// (web/methods.go).
+	next = s.methodNotAllowed(next)
+	return s.compress(c, next)
+}
+
+// header is a response header with its value, built once.
+type header struct {
+	key string
+	val []string
+}
+
+// securityHeaderSet is DESIGN.md's rule 5 as headers (HSTS apart: see
+// hstsHeader). Every response gets the same slices: net/http only reads
+// them, and an Add elsewhere copies (their capacity is their length).
+func securityHeaderSet() []header {
+	return []header{
+		{"Content-Security-Policy", []string{contentSecurityPolicy}},
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Referrer-Policy", []string{"same-origin"}},
+		{"X-Frame-Options", []string{"DENY"}},
+		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	}
+}
+
+// apiHeaderSet is what JSON answers to programs carry instead (the /v1 API
+// and the probes, which no browser renders as a page): nosniff, a CSP that
+// allows nothing, no-store (DESIGN.md's API contract); HSTS as for pages.
+// Fewer headers also cost less: net/http copies the header map of every
+// response.
+func apiHeaderSet() []header {
+	return []header{
+		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Cache-Control", []string{"no-store"}},
+	}
+}
+
+// hstsHeader is sent only on requests that came over HTTPS (overHTTPS).
+var hstsHeader = header{"Strict-Transport-Security", []string{"max-age=63072000; includeSubDomains"}}
+
+// Echo context key of the request's logger.
+const loggerKey = "logger"
 
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
@@ -52,52 +203,94 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// logger returns the request's logger (with its request id).
+// logger returns the request's logger, which names its request id. It is
+// made on first use: most API requests log nothing.
 func (s *Server) logger(c echo.Context) *slog.Logger {
-	if l, ok := c.Request().Context().Value(loggerKey).(*slog.Logger); ok {
+	if l, ok := c.Get(loggerKey).(*slog.Logger); ok {
 		return l
 	}
-	return s.log
-}
-
-// requestID of the request, for error bodies.
-func requestIDOf(c echo.Context) string {
-	id, _ := c.Get("request_id").(string)
-	return id
-}
-
-// accessLog writes one line per request. It logs the route pattern and path,
-// never query strings or headers (which may carry keys).
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		status := c.Response().Status
-		if err != nil {
-			status = statusOf(err)
-		}
-		level := slog.LevelInfo
-		if status >= 500 && model.ErrorCode(err) != model.EUNAVAILABLE {
-			// A refusal during a database outage stays at info: the
-			// outage itself is logged once (web/outage.go).
-			level = slog.LevelError
-		}
-		s.logger(c).LogAttrs(c.Request().Context(), level, "request",
-			slog.String("method", c.Request().Method),
-			slog.String("route", c.Path()),
-			slog.String("path", loggedPath(c.Request().URL.Path)),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("ip", c.RealIP()),
-		)
-		return err
+	id := requestIDOf(c)
+	if id == "" {
+		return s.log
 	}
+	l := s.log.With("request_id", id)
+	c.Set(loggerKey, l)
+	return l
+}
+
+// requestIDOf is the request's id (the stack set it on the response), for
+// error bodies and log lines.
+func requestIDOf(c echo.Context) string {
+	if v := c.Response().Header()[echo.HeaderXRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Access log modes (KEYWARD_ACCESS_LOG).
+const (
+	AccessLogAll    = "all"
+	AccessLogErrors = "errors"
+	AccessLogOff    = "off"
+	// DefaultAccessLogSlow is the slow-request threshold when the config
+	// names none.
+	DefaultAccessLogSlow = 500 * time.Millisecond
+)
+
+// logAccess writes the request's access log line if the policy keeps it
+// (see logsAccess), and counts it in metrics if not. It logs the route
+// pattern and path, never query strings or headers (which may carry keys).
+func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.Duration, err error) {
+	if !s.logsAccess(machine, status, took) {
+		s.metrics.accessSkipped.Inc()
+		return
+	}
+	level := slog.LevelInfo
+	if status >= 500 && model.ErrorCode(err) != model.EUNAVAILABLE {
+		// A refusal during a database outage stays at info: the outage
+		// itself is logged once (web/outage.go).
+		level = slog.LevelError
+	}
+	s.logger(c).LogAttrs(c.Request().Context(), level, "request",
+		slog.String("method", c.Request().Method),
+		slog.String("route", c.Path()),
+		slog.String("path", loggedPath(c.Request().URL.Path)),
+		slog.Int("status", status),
+		slog.Duration("duration", took),
+		slog.String("ip", c.RealIP()),
+	)
+}
+
+// logsAccess is the access log policy: every dashboard request is logged;
+// machine traffic (/v1, the operations probes, the gateway) as
+// KEYWARD_ACCESS_LOG says:
+// all of it, only errors (any answer but 2xx) and requests slower than
+// KEYWARD_ACCESS_LOG_SLOW, or none.
+func (s *Server) logsAccess(machine bool, status int, took time.Duration) bool {
+	if !machine {
+		return true
+	}
+	switch s.cfg.AccessLog {
+	case AccessLogAll:
+		return true
+	case AccessLogOff:
+		return false
+	}
+	slow := s.cfg.AccessLogSlow
+	if slow <= 0 {
+		slow = DefaultAccessLogSlow
+	}
+	return status < 200 || status >= 300 || took >= slow
+}
+
+// machineTraffic reports whether path is served to programs rather than
+// people: the /v1 API and the operations probes.
+func machineTraffic(p string) bool {
+	switch p {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(p, "/v1/") || p == "/v1"
 }
 
 // loggedPath is a request path as logs may show it: a segment that looks
@@ -122,47 +315,8 @@ func loggedPath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// recoverPanic turns a panic into a 500 through the error pipeline, logging
-// the stack.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				buf := make([]byte, 8<<10)
-				buf = buf[:runtime.Stack(buf, false)]
-				s.logger(c).Error("panic", "panic", fmt.Sprint(r), "stack", string(buf))
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		return next(c)
-	}
-}
-
 // contentSecurityPolicy is DESIGN.md's rule 5: no inline script or style.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-
-// securityHeaders sets the headers of rule 5 on every response, errors included.
-func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if s.overHTTPS(c.Request()) {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
-		if isAPI(c) {
-			// No /v1 answer, error or not, is kept by a cache (DESIGN.md, API contract).
-			h.Set("Cache-Control", "no-store")
-		}
-		return next(c)
-	}
-}
 
 // overHTTPS reports whether r came over TLS: to this server, or to a
 // trusted proxy (KEYWARD_TRUSTED_PROXIES) that says so with

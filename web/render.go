@@ -7,12 +7,24 @@ import (
 	"github.com/keyward/keyward/views"
 )
 
-// render writes a templ component with the given status.
+// render writes a templ component with the given status. Pages are never
+// cached (they show the signed-in user's data); their assets are.
 func render(c echo.Context, status int, comp templ.Component) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-cache")
+	}
+	ctx := c.Request().Context()
+	if urls, ok := c.Get(assetURLsKey).(map[string]string); ok {
+		ctx = views.WithAssetURLs(ctx, urls)
+	}
 	c.Response().WriteHeader(status)
-	return comp.Render(c.Request().Context(), c.Response())
+	return comp.Render(ctx, c.Response())
 }
+
+// assetURLsKey holds, in the Echo context, the assets' hashed URLs for render.
+const assetURLsKey = "asset_urls"
 
 // chrome gathers what the page shell shows: who is signed in, the current
 // team, the team switcher, the CSRF token and the active navigation entry.

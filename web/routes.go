@@ -1,38 +1,25 @@
 package web
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-
-	"github.com/keyward/keyward/static"
 )
 
 // routes is the site map: every route of keyward, grouped by page.
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(s.requestID)
-	e.Use(s.accessLog, s.recoverPanic, s.metrics.middleware, s.securityHeaders)
-	// A wrong method is 405 with Allow, before any sign-in or key check (web/methods.go).
-	e.Use(s.methodNotAllowed)
-	e.Use(middleware.BodyLimit("1M"))
-	// NUL and other control characters are refused here for every route (web/input_check.go).
-	e.Use(s.refuseControlChars)
-	// Dashboard sessions and CSRF checks (skipped for /v1, assets and probes).
-	e.Use(s.loadSession, s.csrfProtect)
+	// Request id, security headers, metrics, access log, panic recovery,
+	// body limit, compression, 405 for a wrong method, control characters refused, and for the dashboard its session and CSRF
+	// check: one middleware (web/middleware.go).
+	e.Use(s.stack)
 
 	// Operations.
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", s.handleMetrics)
 
-	// Embedded assets: vendored htmx and Pico, app.css, app.js.
-	assets := http.StripPrefix("/static/", http.FileServerFS(static.FS))
-	e.GET("/static/*", echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		assets.ServeHTTP(w, r)
-	})))
+	// Embedded assets: vendored htmx and Pico, app.css, app.js, under
+	// content-hashed names (web/assets.go).
+	e.GET("/static/*", s.handleAsset)
 
 	// Dashboard: accounts (setup, sign-in, teams, members).
 	s.accountRoutes(e)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/config"
@@ -57,7 +58,13 @@ type Server struct {
 	now     func() time.Time
 	echo    *echo.Echo
 	metrics *metrics
-	ready   atomic.Bool
+	ids     *requestIDs
+	// secHeaders are set on every response; bodyLimit caps request bodies.
+	secHeaders []header
+	apiHeaders []header
+	bodyLimit  echo.MiddlewareFunc
+	assets     *assetSet
+	ready      atomic.Bool
 	// draining is set when shutdown begins: every response then closes its
 	// connection (see ServeAll).
 	draining atomic.Bool
@@ -143,6 +150,10 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		s.box = box
 	}
 	s.metrics = newMetrics()
+	s.ids = newRequestIDs()
+	s.secHeaders = securityHeaderSet()
+	s.apiHeaders = apiHeaderSet()
+	s.bodyLimit = middleware.BodyLimit("1M")
 	s.outage = newOutage(s)
 	s.OnClose(s.outage.close)
 	s.metrics.reg.MustRegister(s.outage.collectors()...)
@@ -153,6 +164,9 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.acc = acc
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg)

@@ -78,6 +78,7 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if !usesSession(c) {
 			return next(c)
 		}
+		c.Set(assetURLsKey, s.assets.urls)
 		sess, err := s.acc.sessions.Get(c.Request(), s.acc.cookie)
 		if err != nil {
 			return err

@@ -134,6 +134,8 @@ type figures struct {
 	P50ms    float64 `json:"p50_ms"`
 	P99ms    float64 `json:"p99_ms"`
 	Ratio    float64 `json:"ratio,omitempty"`
+	// Ceiling is the ratio to the bare net/http ceiling.
+	Ceiling float64 `json:"ceiling_ratio,omitempty"`
 }
 
 // accum adds samples up.

@@ -238,7 +238,12 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
-	tg := buildTargets(set, a, u, l, rInst, loadKeys, restrictedKeys)
+	ceilingURL, stopCeiling, err := startCeiling()
+	if err != nil {
+		return err
+	}
+	defer stopCeiling()
+	tg := buildTargets(set, ceilingURL, a, u, l, rInst, loadKeys, restrictedKeys)
 	note("warming up (%s per target)", set.Warm)
 	for _, sg := range tg {
 		if _, err := runLoad(ctx, sg.hc, sg.target, set.Conns, set.Warm, 0); err != nil {
@@ -255,7 +260,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
-		if err := profile(ctx, tg[1], set, p); err != nil {
+		if err := profile(ctx, segmentNamed(tg, tWhoami), set, p); err != nil {
 			return err
 		}
 		note("CPU profile of cached GET /v1/whoami written to %s (go tool pprof -top %s)", p, p)
@@ -274,6 +279,11 @@ func run(ctx context.Context) (err error) {
 		{Name: "deep page", Path: "/settings/api-keys?page=150", must: "billing"},
 	}
 	if res.List, err = timeList(ctx, owner, a.timings, pages, 10, set.ListSamples); err != nil {
+		return err
+	}
+
+	note("page weight: a dashboard page's first load and the next page, on the wire")
+	if res.PageWeight, err = measurePageWeight(ctx, owner, "/settings/api-keys", "/settings/api-keys?page=2"); err != nil {
 		return err
 	}
 
@@ -360,6 +370,7 @@ type segment struct {
 
 // Target names.
 const (
+	tCeiling  = "ceiling"
 	tBaseline = "baseline"
 	tWhoami   = "whoami_cached"
 	tUncached = "whoami_uncached"
@@ -379,7 +390,7 @@ func perConn(set settings, base, path, method string, body func(k int) []byte, l
 	for c := range set.Conns {
 		for k := c; k < len(loadKeys); k += set.Conns {
 			req, _ := http.NewRequest(method, base+path, nil)
-			if path != baselinePath {
+			if path != baselinePath && path != ceilingPath {
 				req.Header.Set("X-API-Key", loadKeys[k])
 			}
 			if body != nil {
@@ -398,7 +409,7 @@ func perConn(set settings, base, path, method string, body func(k int) []byte, l
 	}
 }
 
-func buildTargets(set settings, a, u, l, r *instance, loadKeys, restrictedKeys []string) []segment {
+func buildTargets(set settings, ceilingURL string, a, u, l, r *instance, loadKeys, restrictedKeys []string) []segment {
 	verifyBody := func(k int) []byte {
 		b, _ := json.Marshal(map[string]string{"key": loadKeys[(k+1)%len(loadKeys)], "scope": "api_keys:read"})
 		return b
@@ -407,11 +418,14 @@ func buildTargets(set settings, a, u, l, r *instance, loadKeys, restrictedKeys [
 		return segment{target: target{name, perConn(set, in.url, path, method, body, loadKeys), http.StatusOK},
 			in: in, hc: newClient(set.Conns), recording: recording, keys: loadKeys}
 	}
+	ceiling := seg(tCeiling, a, ceilingPath, http.MethodGet, nil, false)
+	ceiling.request = perConn(set, ceilingURL, ceilingPath, http.MethodGet, nil, loadKeys)
 	restricted := func(name string, in *instance) segment {
 		return segment{target: target{name, perConn(set, in.url, "/v1/whoami", http.MethodGet, nil, restrictedKeys), http.StatusOK},
 			in: in, hc: newClient(set.Conns), recording: true, keys: restrictedKeys}
 	}
 	return []segment{
+		ceiling,
 		seg(tBaseline, a, baselinePath, http.MethodGet, nil, false),
 		restricted(tRestricted, a),
 		restricted(tRestrictedRedis, r),
@@ -450,6 +464,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	for r := range set.Rounds {
 		acc := map[string]*accum{}
 		ratios := map[string][]float64{}
+		ceilings := map[string][]float64{}
 		for range set.Cycles {
 			rps := map[string]float64{}
 			// Each cycle runs the targets in an order of its own, and each
@@ -476,6 +491,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 			// machine during one slice moves one ratio, not the result.
 			for name, v := range rps {
 				ratios[name] = append(ratios[name], v/rps[tBaseline])
+				ceilings[name] = append(ceilings[name], v/rps[tCeiling])
 			}
 			costs = append(costs, 1-rps[tWhoami]/rps[tBuffered])
 			res.RestrictedRatios = append(res.RestrictedRatios, rps[tRestricted]/rps[tWhoami])
@@ -485,6 +501,7 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 		for name, a := range acc {
 			f := a.figures()
 			f.Ratio = median(ratios[name])
+			f.Ceiling = median(ceilings[name])
 			round[name] = f
 		}
 		res.Rounds = append(res.Rounds, round)
@@ -517,10 +534,10 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	note("latency at half load: %.0f requests/s over %d connections", rate, set.Conns)
 	// The same two targets on A's timed port, which also keeps each
 	// request's time inside the server (around the whole handler chain).
-	a := tg[0].in
+	a := segmentNamed(tg, tWhoami).in
 	timed := []segment{
-		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, tg[0].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
-		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, tg[1].keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tBaseline, perConn(set, a.timedURL, baselinePath, http.MethodGet, nil, segmentNamed(tg, tWhoami).keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
+		{target: target{tWhoami, perConn(set, a.timedURL, "/v1/whoami", http.MethodGet, nil, segmentNamed(tg, tWhoami).keys), http.StatusOK}, in: a, hc: newClient(set.Conns)},
 	}
 	client := map[string]*accum{tBaseline: {}, tWhoami: {}}
 	sent := map[string]*accum{tBaseline: {}, tWhoami: {}}
@@ -549,8 +566,8 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 }
 
 func roundLine(r map[string]figures) string {
-	return fmt.Sprintf("baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×, restricted %.2f×, restricted+redis %.2f×",
-		r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio, r[tRestricted].Ratio, r[tRestrictedRedis].Ratio)
+	return fmt.Sprintf("ceiling %.0f/s, whoami %.2f× ceiling, baseline %.0f/s, whoami %.2f×, uncached %.2f×, verify %.2f×, no-flush %.2f×, restricted %.2f×, restricted+redis %.2f×",
+		r[tCeiling].RPS, r[tWhoami].Ceiling, r[tBaseline].RPS, r[tWhoami].Ratio, r[tUncached].Ratio, r[tVerify].Ratio, r[tBuffered].Ratio, r[tRestricted].Ratio, r[tRestrictedRedis].Ratio)
 }
 
 // profile writes a CPU profile of one more (unmeasured) run of sg.
@@ -611,4 +628,14 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// segmentNamed is the target of tg called name (the first target if none is).
+func segmentNamed(tg []segment, name string) segment {
+	for _, sg := range tg {
+		if sg.name == name {
+			return sg
+		}
+	}
+	return tg[0]
 }

@@ -38,6 +38,31 @@ func baseline(e *echo.Echo) {
 	e.GET(baselinePath, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 }
 
+// ceilingPath is served by the ceiling: a bare net/http handler on a
+// listener of its own, no Echo and no middleware at all, with the same
+// server limits as web.Server.Serve. It is what the machine can do at all;
+// ceiling_ratio compares the whole stack against it.
+const ceilingPath = "/ceiling"
+
+// startCeiling serves the ceiling until the returned function is called.
+func startCeiling() (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ok := []byte("ok")
+	hs := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			_, _ = w.Write(ok)
+		}),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: web.MaxHeaderBytes,
+	}
+	go func() { _ = hs.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = hs.Close() }, nil
+}
+
 // instanceOptions say how a keyward instance is started.
 type instanceOptions struct {
 	app      string        // application_name on its database connections

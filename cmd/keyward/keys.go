@@ -14,8 +14,12 @@ import (
 	"github.com/keyward/keyward/web"
 )
 
-const keysUsage = "usage: keyward keys create --team T --name N --permission read_all|write_all|restricted [--scope resource:read ...] [--environment live|test] [--expires-in 30d]" +
-	" [--allow-ip CIDR ...] [--allow-referrer HOST ...] [--rate-limit 100/1m] [--quota 10000 [--quota-refill 10000/month]]"
+const keysUsage = "usage: keyward keys create --team T --name N --permission read_all|write_all|restricted [--scope resource:read ...] [--environment live|test] [--expires-in 90d|never]" +
+	" [--allow-ip CIDR ...] [--allow-referrer HOST ...] [--rate-limit 100/1m] [--quota 10000 [--quota-refill 10000/month]]\n\nRun `keyward keys create --help` for every flag."
+
+// defaultExpiresIn is a new key's lifetime when --expires-in is not given:
+// the dashboard's default (90 days).
+var defaultExpiresIn = strconv.Itoa(int(web.DefaultKeyLifetime/(24*time.Hour))) + "d"
 
 // cliActor is the audit actor of keys created on the command line.
 var cliActor = model.Actor{Label: "cli"}
@@ -39,6 +43,11 @@ func (s *scopeFlags) Set(v string) error {
 // team, for bootstrapping automation. The raw key is the only thing printed
 // on standard output, once; a summary goes to standard error.
 func runKeys(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, keysUsage)
+		fmt.Fprintln(e.stdout, keysRollUsage)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "roll" {
 		return runKeysRoll(ctx, e, args[1:])
 	}
@@ -55,7 +64,7 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 		fs.StringVar(&perm, "permission", "", "read_all, write_all or restricted (required)")
 		fs.Var(&scopes, "scope", "for restricted keys: resource:read or resource:write (repeatable)")
 		fs.StringVar(&envName, "environment", "live", "live or test")
-		fs.StringVar(&expiresIn, "expires-in", "", "lifetime such as 30d or 12h; the key never expires when unset")
+		fs.StringVar(&expiresIn, "expires-in", defaultExpiresIn, "lifetime such as 30d or 12h, or never; 90d is the dashboard's default too")
 		fs.Var(&allowIPs, "allow-ip", "IP address or CIDR range the key may be used from (repeatable)")
 		fs.Var(&allowReferrers, "allow-referrer", "host pattern (app.example.com, *.example.com) the key's Origin/Referer must match (repeatable)")
 		fs.StringVar(&rateLimit, "rate-limit", "", "requests per period, such as 100/1m (periods 1s, 1m, 1h, 1d)")
@@ -81,7 +90,7 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	}
 	in.Restrictions = &r
 	now := time.Now().UTC()
-	if expiresIn != "" {
+	if expiresIn = strings.TrimSpace(expiresIn); expiresIn != "never" {
 		d, err := parseLifetime(expiresIn)
 		if err != nil {
 			return fmt.Errorf("keys create: --expires-in: %w", err)
@@ -193,7 +202,7 @@ func parseLifetime(s string) (time.Duration, error) {
 		d, err = time.ParseDuration(s)
 	}
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a lifetime such as 30d or 12h", s)
+		return 0, fmt.Errorf("%q is not a lifetime such as 30d or 12h (or never)", s)
 	}
 	return d, nil
 }

@@ -44,10 +44,19 @@ func TestKeysCreate(t *testing.T) {
 	if strings.Contains(stderr, raw) || !strings.Contains(stderr, "shown only once") {
 		t.Fatalf("standard error %q", stderr)
 	}
+	// Without --expires-in, the dashboard's default: 90 days.
 	k, err := st.FindKeyByHash(ctx, keys.Hash(raw))
 	if err != nil || k.TeamID != acme.ID || k.Name != "deploy bot" || k.PermissionSet != model.PermReadAll ||
-		k.ExpiresAt != nil || k.CreatedBy != "cli" {
+		k.ExpiresAt == nil || k.ExpiresAt.Sub(time.Now()) < 89*24*time.Hour || k.ExpiresAt.Sub(time.Now()) > 90*24*time.Hour ||
+		k.CreatedBy != "cli" {
 		t.Fatalf("stored key %+v, %v", k, err)
+	}
+	out, stderr, err = runCmd(t, dsn, "", "keys", "create", "--team", "Acme", "--name", "forever", "--permission", "read_all", "--expires-in", "never")
+	if err != nil {
+		t.Fatalf("keys create --expires-in never: %v\n%s", err, stderr)
+	}
+	if k, err := st.FindKeyByHash(ctx, keys.Hash(strings.TrimSpace(out))); err != nil || k.ExpiresAt != nil || !strings.Contains(stderr, "never expires") {
+		t.Fatalf("--expires-in never: %+v, %v, %q", k, err, stderr)
 	}
 	evs, err := st.FindAuditEvents(ctx, store.AuditFilter{TeamID: acme.ID, TargetID: k.PublicID})
 	if err != nil || len(evs) != 1 || evs[0].Action != model.ActionKeyCreated || evs[0].ActorLabel != "cli" {
@@ -112,5 +121,43 @@ func TestKeysCreate(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, dsn, "", "keys", "list"); err == nil {
 		t.Fatal("keys list succeeded")
+	}
+}
+
+// --help exits 0 and lists the command's own flags first, apart from the
+// server's settings; keys --help names the subcommand.
+func TestKeysHelp(t *testing.T) {
+	out, _, err := runArgs(t, nil, "keys", "--help")
+	if err != nil || !strings.Contains(out, "keyward keys create") {
+		t.Fatalf("keys --help: %v, %q", err, out)
+	}
+	out, _, err = runArgs(t, nil, "keys", "create", "--help")
+	if err != nil {
+		t.Fatalf("keys create --help: %v", err)
+	}
+	own, server := strings.Index(out, "--expires-in"), strings.Index(out, "Server settings")
+	if own < 0 || server < 0 || own > server || strings.Index(out, "--database-url") < server ||
+		!strings.Contains(out, "never") || !strings.Contains(out, "90d") {
+		t.Fatalf("keys create --help does not list its own flags first:\n%s", out)
+	}
+	if out, _, err := runArgs(t, nil, "users", "create", "-h"); err != nil || !strings.Contains(out, "--password-stdin") {
+		t.Fatalf("users create -h: %v, %q", err, out)
+	}
+	if _, _, err := runArgs(t, nil, "keys", "create", "--frobnicate"); err == nil {
+		t.Fatal("an unknown flag must fail")
+	}
+}
+
+// The example scopes file in the repository (which the README uses) turns
+// on the resources of its examples.
+func TestExampleScopesFile(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	if _, stderr, err := runCmd(t, dsn, "", "users", "create", "--email", "owner@example.com", "--team", "Acme", "--role", "OWNER"); err != nil {
+		t.Fatalf("users create: %v\n%s", err, stderr)
+	}
+	out, stderr, err := runCmd(t, dsn, "", "keys", "create", "--scopes-file", "scopes.example.yaml", "--team", "Acme",
+		"--name", "billing", "--permission", "restricted", "--scope", "invoices:write", "--scope", "customers:read")
+	if err != nil || !strings.HasPrefix(out, "kw_live_") {
+		t.Fatalf("keys create with the example scopes: %v\n%s", err, stderr)
 	}
 }

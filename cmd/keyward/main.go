@@ -51,9 +51,7 @@ func main() {
 	defer stop()
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	if err := run(ctx, e, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "keyward:", err)
-		}
+		fmt.Fprintln(os.Stderr, "keyward:", err)
 		os.Exit(2)
 	}
 }
@@ -69,7 +67,11 @@ func run(ctx context.Context, e *env, args []string) error {
 	}
 	for _, c := range commands() {
 		if c.name == name {
-			return c.run(ctx, e, args)
+			err := c.run(ctx, e, args)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil // asked for help, and got it
+			}
+			return err
 		}
 	}
 	usage(e.stderr)
@@ -84,14 +86,42 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nConfiguration (environment variable, flag):\n%s\nRun `keyward <command> --help` for a command's flags.\n", config.Usage())
 }
 
+// isHelp reports whether a command-line word asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
 // parseConfig parses a subcommand's flags, including every configuration
-// flag, and returns the configuration.
+// flag, and returns the configuration. Its --help lists the subcommand's
+// own flags first, then the server's settings apart; it goes to standard
+// output, and the caller returns flag.ErrHelp (exit status 0).
 func parseConfig(e *env, name string, args []string, extra func(fs *flag.FlagSet)) (*config.Config, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("keyward "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	load := config.Flags(fs, e.getenv)
+	for _, a := range args {
+		if isHelp(a) && a != "help" {
+			fs.SetOutput(e.stdout)
+		}
+	}
+	own := map[string]bool{}
 	if extra != nil {
 		extra(fs)
+		fs.VisitAll(func(f *flag.Flag) { own[f.Name] = true })
+	}
+	load := config.Flags(fs, e.getenv)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: keyward %s [flags]\n", name)
+		if len(own) > 0 {
+			fmt.Fprintf(w, "\nFlags of keyward %s:\n", name)
+			printFlags(w, fs, func(n string) bool { return own[n] })
+		}
+		fmt.Fprintf(w, "\nServer settings (each also an environment variable):\n")
+		printFlags(w, fs, func(n string) bool { return !own[n] })
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
@@ -106,7 +136,12 @@ func parseConfig(e *env, name string, args []string, extra func(fs *flag.FlagSet
 	return cfg, fs, nil
 }
 
+// newLogger logs in format (json or text); with none, in text when w is a
+// terminal (a person reads it) and JSON otherwise (a collector does).
 func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "" && isTerminal(w) {
+		format = "text"
+	}
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, nil))
 	}
@@ -116,4 +151,34 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 func runVersion(_ context.Context, e *env, _ []string) error {
 	fmt.Fprintln(e.stdout, "keyward", version)
 	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// printFlags lists the flags of fs that keep selects, as flag's own
+// PrintDefaults does.
+func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if !keep(f.Name) {
+			return
+		}
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if kind != "" {
+			line += " " + kind
+		}
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		if f.DefValue != "" && f.DefValue != "false" {
+			line += fmt.Sprintf(" (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w, line)
+	})
 }

@@ -225,7 +225,10 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 		eps = append(eps, ep)
 	}
 	if ln != nil {
-		log.Info("keyward serving", "version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
+		// Said once the socket listens (make run compiles first: a URL
+		// printed before that would not answer yet).
+		log.Info("keyward is listening: open "+dashboardURL(ln.Addr()), "url", dashboardURL(ln.Addr()),
+			"version", version, "addr", ln.Addr().String(), "database", describeDB(cfg))
 		eps = append(eps, web.Endpoint{Name: "http", Listener: ln})
 	}
 	err = srv.ServeAll(ctx, web.Shutdown{Delay: cfg.ShutdownDelay, Drain: drain}, eps...)
@@ -284,6 +287,20 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "migrations: %d applied; the schema is current (%s)\n", n, describeDB(cfg))
 	return nil
+}
+
+// dashboardURL is where a person on this machine opens the dashboard that
+// listens on addr: an unspecified host (":8080", "0.0.0.0", "[::]") is
+// localhost.
+func dashboardURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // newRates builds the rate limiter: shared through Redis when REDIS_URL is

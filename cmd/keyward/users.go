@@ -15,11 +15,15 @@ import (
 	"github.com/keyward/keyward/internal/store"
 )
 
-const usersUsage = "usage: keyward users create --email E --team T --role OWNER|ADMIN|MEMBER [--password-stdin]"
+const usersUsage = "usage: keyward users create --email E --team T --role OWNER|ADMIN|MEMBER [--password-stdin]\n\nRun `keyward users create --help` for every flag."
 
 // runUsers runs `keyward users create`: it creates a user (or takes an
 // existing one) and makes them a member of a team, for headless installs.
 func runUsers(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, usersUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprintln(e.stderr, usersUsage)
 		return errors.New("users: expected the subcommand create")

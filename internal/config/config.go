@@ -41,13 +41,20 @@ type Config struct {
 	CookieSecureDefaulted bool
 	LastUsedFlush         time.Duration
 	CacheTTL              time.Duration
+	// LogFormat is json or text; empty: text when stderr is a terminal,
+	// json otherwise (the caller decides, knowing its stderr).
+	LogFormat string
+	// AccessLog is all, errors or off: which /v1 and gateway requests get an
+	// access log line (every dashboard request does); errors keeps non-2xx
+	// answers and requests slower than AccessLogSlow.
+	AccessLog     string
+	AccessLogSlow time.Duration
 	// CacheStaleIfError is how long past its TTL a cached key is served
 	// while the database cannot be reached.
 	CacheStaleIfError time.Duration
 	// ShutdownDelay is how long a stopping server keeps serving (not ready,
 	// every response closing its connection) before it stops accepting.
 	ShutdownDelay time.Duration
-	LogFormat     string
 	// MetricsToken, when set, lets /metrics answer on the main listener to
 	// requests bearing it (Authorization: Bearer <token>).
 	MetricsToken string
@@ -116,9 +123,11 @@ var settings = []setting{
 	{"KEYWARD_COOKIE_SECURE", "cookie-secure", "", "mark cookies Secure (true|false); default true, false for the embedded default"},
 	{"KEYWARD_LAST_USED_FLUSH", "last-used-flush", "10s", "how often last-used times and usage counts are written"},
 	{"KEYWARD_CACHE_TTL", "cache-ttl", "30s", "how long a verified key is cached (0 turns the cache off)"},
+	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
+	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
+	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
 	{"KEYWARD_CACHE_STALE_IF_ERROR", "cache-stale-if-error", "10m", "how long past its TTL a cached key is still served while the database is unreachable (0: never)"},
 	{"KEYWARD_SHUTDOWN_DELAY", "shutdown-delay", "5s", "on SIGTERM, how long to keep serving while /readyz says 503 before closing the port"},
-	{"KEYWARD_LOG_FORMAT", "log-format", "json", "log format: json or text"},
 	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
 	{"KEYWARD_METRICS_ADDR", "metrics-addr", "", "separate listener (host:port) serving /metrics; unset: none"},
 	{"KEYWARD_SMTP_URL", "smtp-url", "", "SMTP server for e-mail, smtp://user:pass@host:587 or smtps://…; unset: no e-mail"},
@@ -172,6 +181,7 @@ func build(get func(string) string) (*Config, error) {
 		KeyPrefix:   get("KEYWARD_KEY_PREFIX"),
 		ScopesFile:  get("KEYWARD_SCOPES_FILE"),
 		LogFormat:   get("KEYWARD_LOG_FORMAT"),
+		AccessLog:   get("KEYWARD_ACCESS_LOG"),
 		RedisURL:    get("REDIS_URL"),
 
 		SecretScanningKeys: get("KEYWARD_SECRET_SCANNING_KEYS"),
@@ -249,8 +259,16 @@ func build(get func(string) string) (*Config, error) {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
 		errs = append(errs, errors.New("REDIS_URL: expected a redis://, rediss:// or unix:// URL (leave it unset for per-instance rate limits)"))
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("KEYWARD_LOG_FORMAT", "expected json or text", c.LogFormat)
+	}
+	switch c.AccessLog {
+	case "all", "errors", "off":
+	default:
+		bad("KEYWARD_ACCESS_LOG", "expected all, errors or off", c.AccessLog)
+	}
+	if c.AccessLogSlow, err = time.ParseDuration(get("KEYWARD_ACCESS_LOG_SLOW")); err != nil || c.AccessLogSlow <= 0 {
+		bad("KEYWARD_ACCESS_LOG_SLOW", "expected a positive duration, e.g. 500ms", get("KEYWARD_ACCESS_LOG_SLOW"))
 	}
 	c.SMTPURL, c.MailFrom, c.BaseURL = get("KEYWARD_SMTP_URL"), get("KEYWARD_MAIL_FROM"), strings.TrimRight(get("KEYWARD_BASE_URL"), "/")
 	if c.SMTPURL != "" {

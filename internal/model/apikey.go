@@ -167,6 +167,9 @@ type KeyFilter struct {
 	// before this time; zero for no such filter.
 	UnusedSince time.Time
 	NeverUsed   bool
+	// MadeBefore lists only keys created before this time (a key made in
+	// the last day is not "never used" yet); zero for no such filter.
+	MadeBefore  time.Time
 	NeverExpire bool
 	ExpiringBy  time.Time // active keys expiring at or before this time
 	// CreatedBefore lists only keys created at or before this time that

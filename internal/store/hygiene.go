@@ -10,13 +10,17 @@ import (
 // Kinds of keys the hygiene panel counts. Each is a lens on the team's
 // active keys (revoked and expired keys already fail every call).
 const (
-	HygieneNeverUsed = "never_used" // never used
+	HygieneNeverUsed = "never_used" // never used, and created more than NeverUsedAfter ago
 	HygieneStale     = "stale"      // unused (or, if never used, created) more than StaleAfter ago
 	HygieneNoExpiry  = "no_expiry"  // never expire
 	HygieneExpiring  = "expiring"   // expire within model.ExpiresSoonWindow
 	// HygieneRotationDue: not rolled and older than the team's rotation_days.
 	HygieneRotationDue = "rotation_due"
 )
+
+// NeverUsedAfter is how old an unused key must be to count as never used:
+// a key made today has not had its chance yet.
+const NeverUsedAfter = 24 * time.Hour
 
 // StaleAfter is how long a key may go unused before it is a candidate for
 // cleanup.
@@ -64,6 +68,7 @@ func HygieneFilter(f model.KeyFilter, kind string, now time.Time) model.KeyFilte
 	switch kind {
 	case HygieneNeverUsed:
 		f.NeverUsed = true
+		f.MadeBefore = now.Add(-NeverUsedAfter)
 	case HygieneStale:
 		f.UnusedSince = now.Add(-StaleAfter)
 	case HygieneNoExpiry:
@@ -81,7 +86,8 @@ func HygieneFilter(f model.KeyFilter, kind string, now time.Time) model.KeyFilte
 	return f
 }
 
-// CountKeyHygiene counts the team's active keys at now that were never used,
+// CountKeyHygiene counts the team's active keys at now that were never used
+// (and are older than NeverUsedAfter),
 // are stale, never expire, expire within model.ExpiresSoonWindow or, when
 // rotationDays > 0, are due for rotation, in one query. The counts equal the
 // totals FindKeys gives for HygieneFilter.
@@ -93,12 +99,12 @@ func (s *Store) CountKeyHygiene(ctx context.Context, teamID int64, now time.Time
 	}
 	var h KeyHygiene
 	err := s.db.WithContext(ctx).Model(&model.APIKey{}).
-		Select(`COUNT(CASE WHEN last_used_at IS NULL THEN 1 END) AS never_used,
+		Select(`COUNT(CASE WHEN last_used_at IS NULL AND created_at < ? THEN 1 END) AS never_used,
 COUNT(CASE WHEN COALESCE(last_used_at, created_at) < ? THEN 1 END) AS stale,
 COUNT(CASE WHEN expires_at IS NULL THEN 1 END) AS no_expiry,
 COUNT(CASE WHEN expires_at <= ? THEN 1 END) AS expiring,
 COUNT(CASE WHEN replaced_by = '' AND created_at <= ? THEN 1 END) AS rotation_due`,
-			now.Add(-StaleAfter), now.Add(model.ExpiresSoonWindow), rotationCutoff).
+			now.Add(-NeverUsedAfter), now.Add(-StaleAfter), now.Add(model.ExpiresSoonWindow), rotationCutoff).
 		Where("team_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", teamID, now).
 		Scan(&h).Error
 	return h, translate(err)

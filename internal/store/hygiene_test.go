@@ -87,11 +87,12 @@ func TestCountKeyHygiene(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// never used: old-never-used, new-never-used, 8-days (not revoked, not expired)
+		// never used: old-never-used only (not revoked, not expired; the
+		// never-used keys made today have not had their chance yet)
 		// stale: old-never-used (created 120 days ago), old-used-in-January
 		// no expiry: old-never-used, old-used-recently
 		// expiring within 7 days: new-never-used (exactly 7 days), 3 days
-		want := KeyHygiene{NeverUsed: 3, Stale: 2, NoExpiry: 2, Expiring: 2}
+		want := KeyHygiene{NeverUsed: 1, Stale: 2, NoExpiry: 2, Expiring: 2}
 		if h != want {
 			t.Fatalf("hygiene at %v = %+v, want %+v", now, h, want)
 		}
@@ -118,6 +119,20 @@ func TestCountKeyHygiene(t *testing.T) {
 		}
 		if h2.Expiring != 3 {
 			t.Fatalf("expiring a day later = %d, want 3", h2.Expiring)
+		}
+		// ... and the keys made today and still unused count as never used
+		// (new-never-used and 8-days; 3-days was used).
+		if h2.NeverUsed != 3 {
+			t.Fatalf("never used a day later = %d, want 3", h2.NeverUsed)
+		}
+		for kind, n := range map[string]int64{HygieneNeverUsed: h2.NeverUsed, HygieneExpiring: h2.Expiring} {
+			_, total, err := st.FindKeys(ctx, HygieneFilter(model.KeyFilter{TeamID: acme.ID}, kind, later))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != n {
+				t.Errorf("%s a day later: the filtered table has %d keys, the panel counts %d", kind, total, n)
+			}
 		}
 		// 91 days after its last use, the key used last week is stale too.
 		h3, err := st.CountKeyHygiene(ctx, acme.ID, now.Add(84*day), 0)
@@ -148,7 +163,7 @@ func TestHygieneFilter(t *testing.T) {
 		kind string
 		want model.KeyFilter
 	}{
-		{HygieneNeverUsed, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverUsed: true}},
+		{HygieneNeverUsed, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverUsed: true, MadeBefore: now.Add(-NeverUsedAfter)}},
 		{HygieneStale, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, UnusedSince: now.Add(-StaleAfter)}},
 		{HygieneNoExpiry, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverExpire: true}},
 		{HygieneExpiring, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, ExpiringBy: now.Add(model.ExpiresSoonWindow)}},

@@ -104,6 +104,9 @@ func (s *Store) keyQuery(ctx context.Context, f model.KeyFilter) *gorm.DB {
 	if f.NeverUsed {
 		q = q.Where("last_used_at IS NULL")
 	}
+	if !f.MadeBefore.IsZero() {
+		q = q.Where("created_at < ?", f.MadeBefore)
+	}
 	if !f.UnusedSince.IsZero() {
 		q = q.Where("COALESCE(last_used_at, created_at) < ?", f.UnusedSince)
 	}

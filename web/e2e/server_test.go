@@ -191,6 +191,8 @@ type keySpec struct {
 	UsedAgo    time.Duration // last used this long ago; 0: never
 	Requests   int64
 	Revoked    bool
+	// Refused calls after the key expired or was revoked (just now).
+	Refused int64
 	// By creates (and revokes) the key; the zero Actor is the owner.
 	By model.Actor
 }
@@ -242,6 +244,12 @@ func (s *server) createKey(t *testing.T, teamID int64, ks keySpec) (model.APIKey
 		var err error
 		if k, err = s.store.RevokeKey(ctx, teamID, k.PublicID, ks.By); err != nil {
 			t.Fatalf("revoke %q: %v", ks.Name, err)
+		}
+	}
+	if ks.Refused > 0 {
+		use := model.KeyUse{KeyID: k.ID, At: time.Now().UTC(), IP: "203.0.113.77", Refused: ks.Refused}
+		if err := s.store.RecordUses(ctx, []model.KeyUse{use}); err != nil {
+			t.Fatalf("record refused calls of %q: %v", ks.Name, err)
 		}
 	}
 	return k, raw

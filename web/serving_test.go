@@ -1,0 +1,249 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/model"
+)
+
+// rawGet sends GET path with the given headers through a transport that
+// leaves the body as the server sent it (no transparent gzip).
+func fetchRaw(t *testing.T, base, path string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
+}
+
+func decode(t *testing.T, coding string, b []byte) []byte {
+	t.Helper()
+	var r io.Reader
+	switch coding {
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(b))
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("gzip body: %v", err)
+		}
+		r = zr
+	default:
+		return b
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s body: %v", coding, err)
+	}
+	return out
+}
+
+var assetLink = regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`)
+
+// Pages link their assets under content-hashed names, which are cached for
+// a year and come precompressed; a plain name is revalidated; the ETag
+// answers 304; HTML is never cached.
+func TestAssetsAreHashedCachedAndPrecompressed(t *testing.T) {
+	app := newTestApp(t)
+	res, body := fetchRaw(t, app.URL, "/login", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login: %d", res.StatusCode)
+	}
+	if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "no-") {
+		t.Errorf("the page's Cache-Control is %q, want no-cache or no-store", cc)
+	}
+	links := assetLink.FindAllStringSubmatch(string(body), -1)
+	if len(links) < 4 {
+		t.Fatalf("asset links in the page: %v", links)
+	}
+	hashed := regexp.MustCompile(`^/static/(vendor/)?[a-z.]+\.[0-9a-f]{10}\.(css|js|svg)$`)
+	for _, l := range links {
+		if !hashed.MatchString(l[1]) {
+			t.Errorf("asset URL %s is not content-hashed", l[1])
+		}
+	}
+	var css string
+	for _, l := range links {
+		if strings.Contains(l[1], "/app.") && strings.HasSuffix(l[1], ".css") {
+			css = l[1]
+		}
+	}
+	for _, coding := range []string{"br", "gzip", ""} {
+		res, b := fetchRaw(t, app.URL, css, map[string]string{"Accept-Encoding": coding})
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", css, res.StatusCode)
+		}
+		if got := res.Header.Get("Content-Encoding"); got != coding {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", coding, got)
+		}
+		if cc := res.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+			t.Errorf("hashed asset Cache-Control %q", cc)
+		}
+		plain := decode(t, coding, b)
+		// Minified: no comment and no indentation survive.
+		if bytes.Contains(plain, []byte("/*")) || bytes.Contains(plain, []byte("\n  ")) {
+			t.Errorf("app.css is not minified (%d bytes)", len(plain))
+		}
+		// Its icons are named by their hashes too.
+		if !regexp.MustCompile(`url\("?icons/chevron\.[0-9a-f]{10}\.svg"?\)`).Match(plain) {
+			t.Errorf("app.css does not name its icons by hash")
+		}
+		if coding != "" && len(b) >= len(plain) {
+			t.Errorf("%s: %d bytes on the wire for %d", coding, len(b), len(plain))
+		}
+	}
+	res, _ = fetchRaw(t, app.URL, css, nil)
+	etag := res.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on an asset")
+	}
+	if res, _ := fetchRaw(t, app.URL, css, map[string]string{"If-None-Match": etag}); res.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match with the current ETag: %d, want 304", res.StatusCode)
+	}
+	res, _ = fetchRaw(t, app.URL, "/static/app.css", nil)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, no-cache" || res.Header.Get("ETag") != etag {
+		t.Errorf("plain asset name: %d, Cache-Control %q, ETag %q", res.StatusCode, res.Header.Get("Cache-Control"), res.Header.Get("ETag"))
+	}
+	if res, _ := fetchRaw(t, app.URL, "/static/app.0000000000.css", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown asset: %d", res.StatusCode)
+	}
+}
+
+// Pages and JSON are compressed for clients that accept it, with brotli
+// preferred; small bodies and clients that accept nothing get plain bytes.
+func TestResponsesAreCompressed(t *testing.T) {
+	app := newAPIApp(t)
+	for _, c := range []struct{ accept, want string }{
+		{"gzip, deflate, br", "br"},
+		{"gzip", "gzip"},
+		{"br;q=0, gzip", "gzip"},
+		{"", ""},
+		{"identity", ""},
+	} {
+		res, b := fetchRaw(t, app.URL, "/login", map[string]string{"Accept-Encoding": c.accept})
+		if got := res.Header.Get("Content-Encoding"); got != c.want {
+			t.Errorf("page, Accept-Encoding %q: Content-Encoding %q, want %q", c.accept, got, c.want)
+		}
+		if !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("page, Accept-Encoding %q: no Vary: Accept-Encoding", c.accept)
+		}
+		if page := decode(t, c.want, b); !bytes.Contains(page, []byte(`name="password"`)) {
+			t.Errorf("page, Accept-Encoding %q: the sign-in form is not in the body", c.accept)
+		}
+	}
+	// JSON: the OpenAPI document is large, /healthz small.
+	res, b := fetchRaw(t, app.URL, "/openapi.json", map[string]string{"Accept-Encoding": "gzip"})
+	if res.Header.Get("Content-Encoding") != "gzip" || !bytes.Contains(decode(t, "gzip", b), []byte(`"openapi"`)) {
+		t.Errorf("/openapi.json: Content-Encoding %q", res.Header.Get("Content-Encoding"))
+	}
+	_, raw := app.key(t, app.team.ID, model.PermWriteAll)
+	for range 12 {
+		app.key(t, app.team.ID, model.PermReadAll)
+	}
+	res, b = fetchRaw(t, app.URL, "/v1/api-keys?limit=100", map[string]string{"Accept-Encoding": "br", "X-API-Key": raw})
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "br" || !bytes.Contains(decode(t, "br", b), []byte(`"data"`)) {
+		t.Errorf("/v1/api-keys: %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+	}
+	res, b = fetchRaw(t, app.URL, "/healthz", map[string]string{"Accept-Encoding": "br"})
+	if res.Header.Get("Content-Encoding") != "" || !bytes.Contains(b, []byte("ok")) {
+		t.Errorf("/healthz (small) was compressed: %q", res.Header.Get("Content-Encoding"))
+	}
+}
+
+// KEYWARD_ACCESS_LOG=errors (the default) keeps /v1 errors and every
+// dashboard request, skips successful API calls and counts them; all logs
+// everything; off logs no API call, errors included.
+func TestAccessLogPolicy(t *testing.T) {
+	for _, c := range []struct {
+		mode                string
+		okLogged, errLogged bool
+		skippedAtLeast      float64
+	}{
+		{AccessLogErrors, false, true, 2},
+		{AccessLogAll, true, true, 0},
+		{AccessLogOff, false, false, 3},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			app := newAPIApp(t, withAPIConfig(func(cfg *config.Config) { cfg.AccessLog = c.mode }))
+			_, raw := app.key(t, app.team.ID, model.PermReadAll)
+			ok := func() string {
+				res, _ := fetchRaw(t, app.URL, "/v1/whoami", map[string]string{"X-API-Key": raw})
+				if res.StatusCode != http.StatusOK {
+					t.Fatalf("whoami: %d", res.StatusCode)
+				}
+				return res.Header.Get("X-Request-ID")
+			}
+			id1, id2 := ok(), ok()
+			res, _ := fetchRaw(t, app.URL, "/v1/whoami", map[string]string{"X-API-Key": "kw_live_nope"})
+			errID := res.Header.Get("X-Request-ID")
+			res, _ = fetchRaw(t, app.URL, "/login", nil)
+			pageID := res.Header.Get("X-Request-ID")
+			logs := app.logs.String()
+			logged := func(id string) bool {
+				for _, line := range strings.Split(logs, "\n") {
+					if strings.Contains(line, "msg=request ") && strings.Contains(line, "request_id="+id) {
+						return true
+					}
+				}
+				return false
+			}
+			if logged(id1) != c.okLogged || logged(id2) != c.okLogged {
+				t.Errorf("successful /v1 call logged: %v, want %v", logged(id1), c.okLogged)
+			}
+			if logged(errID) != c.errLogged {
+				t.Errorf("refused /v1 call logged: %v, want %v", logged(errID), c.errLogged)
+			}
+			if !logged(pageID) {
+				t.Error("a dashboard request was not logged")
+			}
+			skipped := testutilCounter(t, app.srv, "keyward_access_log_skipped_total")
+			if skipped < c.skippedAtLeast || (c.mode == "all" && skipped != 0) {
+				t.Errorf("keyward_access_log_skipped_total = %v", skipped)
+			}
+		})
+	}
+}
+
+// testutilCounter reads a counter's value from the server's registry.
+func testutilCounter(t *testing.T, s *Server, name string) float64 {
+	t.Helper()
+	mfs, err := s.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
