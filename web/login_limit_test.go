@@ -149,6 +149,8 @@ func TestSecurityHeadersOnPagesAndErrors(t *testing.T) {
 		"redirect":          cl.get(t, "/"),
 		"member home":       member.get(t, "/"),
 		"401 htmx redirect": cl.htmxGet(t, "/settings/members"),
+		"401 api":           cl.get(t, "/v1/whoami"),
+		"probe":             cl.get(t, "/healthz"),
 	}
 	for name, res := range cases {
 		h := res.Header
@@ -161,6 +163,11 @@ func TestSecurityHeadersOnPagesAndErrors(t *testing.T) {
 		}
 		if !strings.HasPrefix(h.Get("Strict-Transport-Security"), "max-age=") {
 			t.Errorf("%s: no HSTS", name)
+		}
+	}
+	for _, name := range []string{"401 api", "probe"} {
+		if cc := cases[name].Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", name, cc)
 		}
 	}
 	if cases["403 page"].StatusCode != http.StatusForbidden || cases["404 page"].StatusCode != http.StatusNotFound {

@@ -171,17 +171,12 @@ func securityHeaderSet() []header {
 	}
 }
 
-// apiHeaderSet is what JSON answers to programs carry instead (the /v1 API
-// and the probes, which no browser renders as a page): nosniff, a CSP that
-// allows nothing, no-store (DESIGN.md's API contract); HSTS as for pages.
-// Fewer headers also cost less: net/http copies the header map of every
-// response.
+// apiHeaderSet is what answers to programs carry (the /v1 API and the
+// probes): the same headers of rule 5 as pages, since DESIGN.md asks them
+// of every response, errors included, and no-store, since no /v1 answer is
+// kept by a cache (DESIGN.md's API contract). HSTS as for pages.
 func apiHeaderSet() []header {
-	return []header{
-		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
-		{"X-Content-Type-Options", []string{"nosniff"}},
-		{"Cache-Control", []string{"no-store"}},
-	}
+	return append(securityHeaderSet(), header{"Cache-Control", []string{"no-store"}})
 }
 
 // hstsHeader is sent only on requests that came over HTTPS (overHTTPS).
