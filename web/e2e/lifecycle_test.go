@@ -306,9 +306,17 @@ func (tb *tab) assertNoRawKeys(when string, raws []string) {
 	}
 }
 
-// openRowMenu opens a key row's ⋯ menu with the mouse.
+// openRowMenu opens a key row's ⋯ menu with the mouse. In a table that
+// scrolls sideways the menu floats, placed by app.js on the details' toggle
+// event, which the browser fires a task after the menu opens: wait for it,
+// as a person's next click comes long after.
 func (tb *tab) openRowMenu(id string) {
 	tb.t.Helper()
 	tb.click("#key-" + id + " details.menu > summary")
-	tb.waitJS("the row menu", fmt.Sprintf(`document.querySelector("#key-%s details.menu[open]")`, id))
+	tb.waitJS("the row menu", fmt.Sprintf(`(() => {
+	  const m = document.querySelector("#key-%s details.menu[open]");
+	  if (!m) return false;
+	  const list = m.querySelector(":scope > ul");
+	  return getComputedStyle(list).position !== "fixed" || list.style.top !== "";
+	})()`, id))
 }

@@ -117,7 +117,8 @@ func TestKeyTableAtDesktopWidths(t *testing.T) {
 	type box struct{ Top, Bottom, Left, Right, SummaryBottom, SummaryTop float64 }
 	b := eval[box](tb, fmt.Sprintf(`(() => { const m = document.querySelector("#key-%s details.menu"); const u = m.querySelector("ul").getBoundingClientRect(); const s = m.querySelector("summary").getBoundingClientRect();
 	  return {Top: u.top, Bottom: u.bottom, Left: u.left, Right: u.right, SummaryBottom: s.bottom, SummaryTop: s.top}; })()`, keys[2].PublicID))
-	if b.Left < 0 || b.Right > float64(midLight.width) || (b.Top < b.SummaryBottom && b.Bottom > b.SummaryTop) {
+	if b.Left < 0 || b.Right > float64(midLight.width) || b.Top < 0 || b.Bottom > float64(midLight.height) ||
+		(b.Top < b.SummaryBottom && b.Bottom > b.SummaryTop) {
 		tb.errorf("at 900px the open menu is at %+v", b)
 	}
 	tb.click("#key-" + keys[2].PublicID + ` details.menu button[hx-get$="/revoke"]`)
