@@ -201,7 +201,7 @@ func revealBody(r KeyReveal) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "\" readonly autocomplete=\"off\" autocorrect=\"off\" autocapitalize=\"off\" spellcheck=\"false\" data-1p-ignore aria-describedby=\"new-key-status\"> <button type=\"button\" data-copy=\"#new-key\" autofocus><span data-copy-label>Copy</span></button></div><p data-copy-status id=\"new-key-status\" aria-live=\"polite\"></p><div class=\"quick-start\" role=\"group\" aria-labelledby=\"quick-start-title\"><h3 id=\"quick-start-title\">Try it</h3><p class=\"muted\">This call answers with the key's name and permissions:</p><div class=\"code-box\"><pre><code id=\"quick-start-cmd\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "\" readonly autocomplete=\"off\" autocorrect=\"off\" autocapitalize=\"off\" spellcheck=\"false\" data-1p-ignore aria-describedby=\"new-key-status\"> <button type=\"button\" data-copy=\"#new-key\" autofocus><span data-copy-label>Copy</span></button></div><p data-copy-status id=\"new-key-status\" aria-live=\"polite\"></p><div class=\"quick-start\"><h3 id=\"quick-start-title\">Try it</h3><p class=\"muted\">This call answers with the key's name and permissions:</p><div class=\"code-box\"><pre><code id=\"quick-start-cmd\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -276,6 +276,15 @@ func TestRevealQuickStartAndConfirmFocus(t *testing.T) {
 		tb.fatalf("the key %q has no underscore", raw)
 	}
 	tb.shot("reveal-quick-start-desktop-light")
+	// The quick start reads top to bottom: its heading, what the call does,
+	// then the command with its Copy, each as wide as the dialog allows.
+	type stacked struct{ HeadBottom, TextTop, TextBottom, BoxTop, TextWidth, BoxWidth float64 }
+	q := eval[stacked](tb, `(() => { const q = document.querySelector("#key-dialog .quick-start");
+	  const h = q.querySelector("h3").getBoundingClientRect(), p = q.querySelector("p").getBoundingClientRect(), b = q.querySelector(".code-box").getBoundingClientRect();
+	  return {HeadBottom: h.bottom, TextTop: p.top, TextBottom: p.bottom, BoxTop: b.top, TextWidth: p.width, BoxWidth: b.width}; })()`)
+	if q.HeadBottom > q.TextTop || q.TextBottom > q.BoxTop || q.TextWidth < 0.9*q.BoxWidth {
+		tb.errorf("the quick start is not laid out top to bottom: %+v", q)
+	}
 	cmd := tb.text("#quick-start-cmd")
 	want := `curl -H "X-API-Key: ` + raw + `" ` + srv.URL + "/v1/whoami"
 	if cmd != want {
