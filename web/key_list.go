@@ -90,10 +90,10 @@ func (s *Server) keyReminders(c echo.Context) ([]string, error) {
 			return nil, err
 		}
 		if n.Expiring > 0 {
-			out = append(out, plural(n.Expiring, "key expires", "keys expire")+" within 7 days: roll them or set a later expiry (filter Expiring soon).")
+			out = append(out, plural(n.Expiring, "key expires", "keys expire")+" within 7 days: roll "+pronoun(n.Expiring)+" or set a later expiry (filter Expiring soon).")
 		}
 		if n.Expired > 0 {
-			out = append(out, plural(n.Expired, "key", "keys")+" expired in the last 7 days: calls using them are refused.")
+			out = append(out, plural(n.Expired, "key", "keys")+" expired in the last 7 days: calls using "+pronoun(n.Expired)+" are refused.")
 		}
 	}
 	eps, err := s.store.FindEndpoints(ctx, teamID(c))
@@ -113,6 +113,14 @@ func plural(n int64, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.FormatInt(n, 10) + " " + many
+}
+
+// pronoun is what refers back to n keys: "it" or "them".
+func pronoun(n int64) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // keyList loads one page of the team's keys for f. A page past the end

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -237,8 +238,23 @@ func TestAccountReminders(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := cl.get(t, "/settings/api-keys")
-	if !strings.Contains(keys.Body, "1 key expires within 7 days") {
+	if !strings.Contains(keys.Body, "1 key expires within 7 days: roll it or set a later expiry") {
 		t.Fatal("no reminder notice on the API keys page without SMTP")
+	}
+	// A second expiring key, and one that expired: the notices count them.
+	past := app.clock.Now().Add(-48 * time.Hour)
+	for i, at := range []*time.Time{&exp, &past, &past} {
+		k := model.APIKey{PublicID: fmt.Sprintf("key_more%019d", i), TeamID: team.ID, Name: "More", Environment: "live",
+			KeyHash: fmt.Sprintf("%02d", i+1), Hint: "kw_live_aaaa…bbbb", PermissionSet: model.PermReadAll, ExpiresAt: at}
+		if err := app.store.CreateKey(ctx, &k, model.UserActor(u, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys = cl.get(t, "/settings/api-keys")
+	for _, want := range []string{"2 keys expire within 7 days: roll them or set", "2 keys expired in the last 7 days: calls using them are refused."} {
+		if !strings.Contains(keys.Body, want) {
+			t.Errorf("the API keys page lacks %q", want)
+		}
 	}
 }
 
