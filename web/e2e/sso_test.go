@@ -68,6 +68,7 @@ func TestSSOSignIn(t *testing.T) {
 		tb.fatalf("the invitation's SSO button says %q", got)
 	}
 	tb.axe("the invitation page with single sign-on")
+	tb.shot("invitation-sso-desktop-light")
 	tb.click("a.sso-button")
 	tb.waitJS("the provider's sign-in form", `location.pathname === "/login/username" && !!document.querySelector("#username")`)
 	tb.typeInto("#username", "ana")
