@@ -4,7 +4,7 @@
 // deliveries (webhook endpoints, e-mail), claims due deliveries with FOR
 // UPDATE SKIP LOCKED and sends them, retrying with exponential backoff and
 // jitter, in the shape of river's and Oban's job queues. The Scanner emits
-// expiry reminders. Nothing here imports Echo or templ.
+// expiry reminders and the weekly rotation digest. Nothing here imports Echo or templ.
 package notify
 
 import (
