@@ -242,3 +242,29 @@ func TestTwoInstancesSendOneDigest(t *testing.T) {
 		t.Fatalf("recipients %q, want one digest each for the owner and the admin", got)
 	}
 }
+
+// TestRotationDigestWithoutSMTP: without a mailer the digest is still an
+// event, delivered to the webhook endpoints that want it, and no e-mail
+// delivery is queued.
+func TestRotationDigestWithoutSMTP(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, testdb.Postgres(t))
+	f.rotateEvery(t, f.team.ID, 30)
+	old, _ := f.keyAged(t, "Oldest", 100, nil)
+	rcv := newReceiver(t)
+	f.addEndpoint(t, rcv.URL, model.EventKeyRotationDue)
+	w := f.worker(t, notify.Options{}, false)
+	if n, err := notify.NewScanner(f.st, nil).Scan(ctx); err != nil || n != 1 {
+		t.Fatalf("scan: %d events (%v), want 1", n, err)
+	}
+	w.Tick(ctx)
+	w.Wait()
+	hook := <-rcv.ch
+	if typ, data := envelope(t, hook.Body); typ != model.EventKeyRotationDue || !strings.Contains(string(hook.Body), old.PublicID) || data["count"] != float64(1) {
+		t.Fatalf("webhook %s %s", typ, hook.Body)
+	}
+	ds, err := f.st.FindDeliveries(ctx, store.DeliveryFilter{TeamID: f.team.ID, Kind: model.DeliveryEmail})
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("%d e-mail deliveries (%v) without a mailer", len(ds), err)
+	}
+}
