@@ -34,6 +34,11 @@ func TestWebhooksDashboard(t *testing.T) {
 	if !strings.Contains(page.Body, "No endpoints yet") {
 		t.Fatal("the empty state is missing")
 	}
+	for _, typ := range model.EventTypes {
+		if !page.has(t, `form input[type=checkbox][name=events][value="`+typ+`"]`) {
+			t.Errorf("the event picker does not offer %s", typ)
+		}
+	}
 	bad := cl.postForm(t, "/settings/webhooks", url.Values{"url": {"https://127.0.0.1/hook"}, "description": {"Ops"}, "events": {"api_key.revoked"}})
 	bad.wantStatus(t, http.StatusUnprocessableEntity)
 	if !strings.Contains(bad.Body, "loopback") || attr(bad.first(t, "#webhook-description"), "value") != "Ops" {

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,23 +54,24 @@ func TestReminderMailThroughSMTP(t *testing.T) {
 	}
 	w.Tick(ctx)
 	w.Wait()
-	waitFor(t, "the reminder e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 1 })
-	m := smtpd.messages()[0]
-	if m.From != "keyward@example.com" {
-		t.Errorf("from %q", m.From)
+	waitFor(t, "the reminder e-mails", 10*time.Second, func() bool { return len(smtpd.messages()) == 2 })
+	if got := recipients(t, smtpd.messages()); got != "admin@example.com,owner@example.com" {
+		t.Errorf("recipients %q, want the owner and the admin, one mail each (not the member, not quiet@)", got)
 	}
-	if got := strings.Join(m.To, ","); got != "owner@example.com,admin@example.com" {
-		t.Errorf("recipients %q, want the owner and the admin (not the member, not quiet@)", got)
-	}
-	if m.Subject != `[keyward] API key "Billing prod" expires in 7 days` {
-		t.Errorf("subject %q", m.Subject)
-	}
-	link := "https://keys.example.com/settings/api-keys/" + k.PublicID
-	if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, `href="`+link+`"`) {
-		t.Errorf("no link to the key in text or HTML:\n%s\n%s", m.Text, m.HTML)
-	}
-	if !strings.Contains(m.Text, k.Hint) {
-		t.Errorf("the text does not name the key's hint")
+	for _, m := range smtpd.messages() {
+		if m.From != "keyward@example.com" {
+			t.Errorf("from %q", m.From)
+		}
+		if m.Subject != `[keyward] API key "Billing prod" expires in 7 days` {
+			t.Errorf("subject %q", m.Subject)
+		}
+		link := "https://keys.example.com/settings/api-keys/" + k.PublicID
+		if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, `href="`+link+`"`) {
+			t.Errorf("no link to the key in text or HTML:\n%s\n%s", m.Text, m.HTML)
+		}
+		if !strings.Contains(m.Text, k.Hint) {
+			t.Errorf("the text does not name the key's hint")
+		}
 	}
 
 	// One day before: the 1-day reminder; after: expired.
@@ -79,17 +81,17 @@ func TestReminderMailThroughSMTP(t *testing.T) {
 	}
 	w.Tick(ctx)
 	w.Wait()
-	waitFor(t, "the 1-day e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 2 })
+	waitFor(t, "the 1-day e-mails", 10*time.Second, func() bool { return len(smtpd.messages()) == 4 })
 	f.clock.Add(2 * time.Hour)
 	if n, _ := scanner.Scan(ctx); n != 1 {
 		t.Fatalf("expired scan emitted %d", n)
 	}
 	w.Tick(ctx)
 	w.Wait()
-	waitFor(t, "the expired e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 3 })
+	waitFor(t, "the expired e-mails", 10*time.Second, func() bool { return len(smtpd.messages()) == 6 })
 	msgs := smtpd.messages()
-	if msgs[1].Subject != `[keyward] API key "Billing prod" expires in 1 day` || msgs[2].Subject != `[keyward] API key "Billing prod" expired` {
-		t.Errorf("subjects %q, %q", msgs[1].Subject, msgs[2].Subject)
+	if msgs[2].Subject != `[keyward] API key "Billing prod" expires in 1 day` || msgs[4].Subject != `[keyward] API key "Billing prod" expired` {
+		t.Errorf("subjects %q, %q", msgs[2].Subject, msgs[4].Subject)
 	}
 
 	// Quiet turns reminders back on and gets the next one.
@@ -103,8 +105,8 @@ func TestReminderMailThroughSMTP(t *testing.T) {
 	}
 	w.Tick(ctx)
 	w.Wait()
-	waitFor(t, "the short key's e-mail", 10*time.Second, func() bool { return len(smtpd.messages()) == 4 })
-	if got := strings.Join(smtpd.messages()[3].To, ","); !strings.Contains(got, "quiet@example.com") {
+	waitFor(t, "the short key's e-mails", 10*time.Second, func() bool { return len(smtpd.messages()) == 9 })
+	if got := recipients(t, smtpd.messages()[6:]); got != "admin@example.com,owner@example.com,quiet@example.com" {
 		t.Errorf("recipients %q after turning reminders on", got)
 	}
 
@@ -116,6 +118,28 @@ func TestReminderMailThroughSMTP(t *testing.T) {
 	}
 	// The webhook endpoint got the expiring events as well.
 	waitFor(t, "the expiring webhooks", 5*time.Second, func() bool { return len(rcv.counts()) == 3 })
+}
+
+// recipients returns the sorted recipients of msgs, failing the test if a
+// message goes to, or names, more than one person.
+func recipients(t *testing.T, msgs []sentMail) string {
+	t.Helper()
+	var to []string
+	for _, m := range msgs {
+		if len(m.To) != 1 {
+			t.Errorf("a mail to %v: each person should get their own", m.To)
+		}
+		to = append(to, m.To...)
+	}
+	for _, m := range msgs {
+		for _, other := range to {
+			if other != m.To[0] && strings.Contains(m.Raw, other) {
+				t.Errorf("the mail to %s names %s", m.To[0], other)
+			}
+		}
+	}
+	slices.Sort(to)
+	return strings.Join(to, ",")
 }
 
 // TestDisabledEndpointIsMailed: the e-mail for a disabled endpoint names it
