@@ -378,6 +378,33 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, r model.DeliveryRe
 	return disabled, err
 }
 
+// FindMailSent returns the addresses e-mail delivery id has already
+// reached (see RecordMailSent).
+func (s *Store) FindMailSent(ctx context.Context, deliveryID int64) (map[string]bool, error) {
+	var addrs []string
+	err := s.db.WithContext(ctx).Table("delivery_mail_sends").Where("delivery_id = ?", deliveryID).
+		Order("address").Pluck("address", &addrs).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		out[a] = true
+	}
+	return out, nil
+}
+
+// RecordMailSent records that e-mail delivery id reached addr, so that a
+// retry of the delivery after other addresses failed leaves addr out. The
+// rows go with the delivery (ON DELETE CASCADE). Recording an address again
+// is not an error.
+func (s *Store) RecordMailSent(ctx context.Context, deliveryID int64, addr string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		return tx.Exec(`INSERT INTO delivery_mail_sends (delivery_id, address, sent_at) VALUES (?, ?, ?)
+			ON CONFLICT (delivery_id, address) DO NOTHING`, deliveryID, addr, s.Now()).Error
+	})
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
