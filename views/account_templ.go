@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 // AccountProps is Settings → Account.
 type AccountProps struct {
 	Chrome Chrome
-	// RemindersOn: the person gets expiry reminders by e-mail.
+	// RemindersOn: the person gets expiry reminders and rotation digests by e-mail.
 	RemindersOn bool
 	// MailOff: the install sends no e-mail (KEYWARD_SMTP_URL unset).
 	MailOff bool
@@ -64,7 +64,7 @@ func AccountPage(p AccountProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</p></div><section class=\"card\" aria-labelledby=\"password-title\"><header><h2 id=\"password-title\">Password</h2></header><p><a href=\"/account/password\">Change your password</a></p></section><section class=\"card\" aria-labelledby=\"reminders-title\"><header><h2 id=\"reminders-title\">E-mail reminders</h2><p>As an owner or admin you get an e-mail when a key expires in 7 days, in 1 day, and when it has expired. Alerts (a key found in public, a webhook endpoint disabled) always go out.</p></header>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</p></div><section class=\"card\" aria-labelledby=\"password-title\"><header><h2 id=\"password-title\">Password</h2></header><p><a href=\"/account/password\">Change your password</a></p></section><section class=\"card\" aria-labelledby=\"reminders-title\"><header><h2 id=\"reminders-title\">E-mail reminders</h2><p>As an owner or admin you get an e-mail when a key expires in 7 days, in 1 day, and when it has expired, and, under the team's rotation policy, a weekly digest of the keys due for rotation. Alerts (a key found in public, a webhook endpoint disabled) always go out.</p></header>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -97,7 +97,7 @@ func AccountPage(p AccountProps) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "> Send me expiry reminders by e-mail</label> <button type=\"submit\">Save</button></form></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "> Send me expiry and rotation reminders by e-mail</label> <button type=\"submit\">Save</button></form></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -40,9 +40,9 @@ func (s *Server) handleAccountSettingsSave(c echo.Context) error {
 	if err := s.store.SetReminders(c.Request().Context(), currentPrincipal(c).User.ID, on); err != nil {
 		return err
 	}
-	msg := "Expiry reminders are off for you."
+	msg := "Expiry and rotation reminders are off for you."
 	if on {
-		msg = "You get expiry reminders by e-mail."
+		msg = "You get expiry and rotation reminders by e-mail."
 	}
 	if err := s.flash(c, "success", msg); err != nil {
 		return err

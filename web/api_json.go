@@ -121,25 +121,36 @@ func decodeJSON(c echo.Context, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body must hold one JSON object and nothing after it.")
 	}
-	if err := checkMembers(body, jsonFields(reflect.TypeOf(v).Elem())); err != nil {
+	if err := checkMembers(body, reflect.TypeOf(v)); err != nil {
 		return err
 	}
 	dec = json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// Top-level members were checked above: this one is in a nested
+		// object (such as rate_limit), and is refused like them.
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if n, uerr := strconv.Unquote(name); uerr == nil {
+				name = n
+			}
+			msg := "Unknown field " + quoteField(name) + " in a nested object; field names are case-sensitive and listed in the API reference."
+			return &model.Error{Code: model.EINVALID, Message: msg}
+		}
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body must be a JSON object: "+jsonProblem(err))
 	}
 	return nil
 }
 
-// checkMembers refuses a top-level member that is not one of fields (Go's
-// decoder would match "Name" to "name") or that comes twice: EINVALID (422)
-// naming it.
-func checkMembers(body []byte, fields map[string]bool) error {
+// checkMembers refuses a member that is not one of t's JSON field names
+// (Go's decoder would match "Name" to "name") or that comes twice, at the
+// top level and in nested objects decoded into structs: EINVALID (422)
+// naming it. Malformed JSON is left to the decoder's own error.
+func checkMembers(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil
 	}
+	fields := jsonFields(t)
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -147,8 +158,9 @@ func checkMembers(body []byte, fields map[string]bool) error {
 			return nil
 		}
 		name, _ := tok.(string)
+		ft, known := fields[name]
 		switch {
-		case !fields[name]:
+		case !known:
 			msg := "Unknown field " + quoteField(name) + "; field names are case-sensitive and listed in the API reference."
 			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{fieldKey(name): msg}}
 		case seen[name]:
@@ -156,9 +168,14 @@ func checkMembers(body []byte, fields map[string]bool) error {
 			return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{fieldKey(name): msg}}
 		}
 		seen[name] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
 			return nil
+		}
+		if ft != nil {
+			if err := checkMembers(value, ft); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -182,20 +199,37 @@ func fieldKey(name string) string {
 // jsonFieldCache holds the member names of each body type.
 var jsonFieldCache sync.Map
 
-// jsonFields returns the JSON member names of struct type t (its json tags).
-func jsonFields(t reflect.Type) map[string]bool {
-	if f, ok := jsonFieldCache.Load(t); ok {
-		return f.(map[string]bool)
+// jsonFields maps the JSON member names of struct type t (or a pointer to
+// one) to the struct type of the member's value when it is a nested object
+// decoded field by field (nil otherwise).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	fields := map[string]bool{}
+	if f, ok := jsonFieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		if name != "" && name != "-" {
-			fields[name] = true
+			fields[name] = nestedStruct(t.Field(i).Type)
 		}
 	}
 	jsonFieldCache.Store(t, fields)
 	return fields
+}
+
+// nestedStruct returns ft (pointers taken off) when encoding/json decodes
+// it member by member: a struct without an UnmarshalJSON of its own.
+func nestedStruct(ft reflect.Type) reflect.Type {
+	for ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	if ft.Kind() != reflect.Struct || reflect.PointerTo(ft).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return nil
+	}
+	return ft
 }
 
 // jsonProblem describes a decoding error without echoing the input.

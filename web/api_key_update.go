@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -73,8 +74,12 @@ func (b *apiKeyUpdateBody) patchRestrictions(cur model.Restrictions) (model.Rest
 	return ValidRestrictions(in)
 }
 
-// strictJSON decodes raw into v, refusing unknown fields.
+// strictJSON decodes raw into v, refusing unknown fields, also in another
+// case (checkMembers).
 func strictJSON(raw json.RawMessage, v any) error {
+	if err := checkMembers(raw, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.DisallowUnknownFields()
 	return d.Decode(v)

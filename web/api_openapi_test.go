@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -149,4 +150,25 @@ func TestHeadNeedsTheReadScope(t *testing.T) {
 	}
 	app.call(t, http.MethodHead, "/v1/api-keys", http.Header{"X-API-Key": {other}}, nil).wantStatus(t, http.StatusForbidden)
 	app.call(t, http.MethodHead, "/v1/whoami", nil, nil).wantStatus(t, http.StatusUnauthorized)
+}
+
+// TestOpenAPIListsEveryEventType: the endpoint schemas offer every event
+// type an endpoint may subscribe to (model.EventTypes), with the wildcards.
+func TestOpenAPIListsEveryEventType(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"WebhookEndpoint", "WebhookEndpointCreate", "WebhookEndpointUpdate"} {
+		events := doc.Components.Schemas[name].Value.Properties["events"].Value
+		var listed []string
+		for _, v := range events.Items.Value.Examples {
+			listed = append(listed, v.(string))
+		}
+		for _, typ := range append(slices.Clone(model.EventTypes), "api_key.*", "member.*", "webhook_endpoint.*", "*") {
+			if !slices.Contains(listed, typ) || !strings.Contains(events.Description, typ) {
+				t.Errorf("%s.events does not list %s", name, typ)
+			}
+		}
+	}
 }

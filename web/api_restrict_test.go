@@ -85,6 +85,18 @@ func TestIPAllowlistOnV1(t *testing.T) {
 	// The allowlist is checked before the scope: a key refused by IP does
 	// not learn whether it has the scope.
 	app.call(t, "GET", "/v1/api-keys", bearer(rawOut), nil).wantError(t, 403, "ip_not_allowed")
+
+	// The key's details page tells the team, by reason.
+	if got := app.refusedBy(t, outside.ID); got.IP != 4 {
+		t.Fatalf("refusals by reason %+v, want 4 by ip", got)
+	}
+	cl := app.client(t)
+	cl.login(t, "owner@example.com", testPassword)
+	page := cl.get(t, "/settings/api-keys/"+outside.PublicID)
+	page.wantStatus(t, http.StatusOK)
+	if got := page.text(t, "section#key-restrictions ul.refusals"); got != "4 calls refused by IP allowlist today" {
+		t.Fatalf("details page refusals %q", got)
+	}
 }
 
 func TestIPAllowlistBehindTrustedProxy(t *testing.T) {

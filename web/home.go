@@ -22,6 +22,7 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.GET("/auth/oidc/callback", s.handleOIDCCallback)
 	e.GET("/invitations/:token", s.handleInvitationForm)
 	e.POST("/invitations/:token", s.handleInvitationAccept)
+	e.GET("/invitations/:token/sso", s.handleInvitationSSO)
 	e.GET("/password/forgot", s.handleForgotPasswordForm)
 	e.POST("/password/forgot", s.handleForgotPassword)
 	e.GET("/password/reset/:token", s.handleResetPasswordForm)

@@ -353,6 +353,12 @@ func TestSecretScanningNotifyOnly(t *testing.T) {
 	if len(after["audit_events"]) != len(before["audit_events"])+1 || !strings.Contains(strings.Join(after["audit_events"], "\n"), model.ActionKeyLeaked) {
 		t.Fatalf("audit events: want exactly one more (api_key.leaked): %v", after["audit_events"])
 	}
+	// Notify only still tells: api_key.leaked goes to the outbox (webhooks
+	// and the e-mail follow from it), and no api_key.revoked with it.
+	events := strings.Join(after["events"], "\n")
+	if len(after["events"]) != len(before["events"])+1 || !strings.Contains(events, model.EventKeyLeaked) || strings.Contains(events, model.EventKeyRevoked) {
+		t.Fatalf("events: want exactly one more (api_key.leaked): %v", after["events"])
+	}
 	app.call(t, http.MethodGet, "/v1/whoami", bearer(raw), nil).wantStatus(t, http.StatusOK)
 
 	cl := app.client(t)

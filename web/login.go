@@ -100,22 +100,29 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if u.TwoFactor() {
 		return s.startSecondFactor(c, u, f.Next)
 	}
-	return s.finishSignIn(c, u, f.Next)
+	return s.finishSignIn(c, u, 0, f.Next, "")
 }
 
-// finishSignIn signs u in to their first team and goes to next.
-func (s *Server) finishSignIn(c echo.Context, u model.User, next string) error {
+// finishSignIn signs u in to team (0: their first team) in a new session,
+// keeps welcome (if any) as a notice for the next page and goes to next.
+func (s *Server) finishSignIn(c echo.Context, u model.User, team int64, next, welcome string) error {
 	ctx := c.Request().Context()
-	teams, err := s.store.FindUserTeams(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	var team int64
-	if len(teams) > 0 {
-		team = teams[0].TeamID
+	if team == 0 {
+		teams, err := s.store.FindUserTeams(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if len(teams) > 0 {
+			team = teams[0].TeamID
+		}
 	}
 	if err := s.signIn(c, u.ID, team); err != nil {
 		return err
+	}
+	if welcome != "" {
+		if err := s.flash(c, "success", welcome); err != nil {
+			return err
+		}
 	}
 	s.logger(c).Info("signed in", "user_id", u.ID, "ip", c.RealIP())
 	// Sign-ins are rare enough to sweep sessions that ended unnoticed.

@@ -102,3 +102,51 @@ func TestInvitationMailedThroughSMTP(t *testing.T) {
 		t.Fatalf("the mailed link answers %d", r.StatusCode)
 	}
 }
+
+// TestPasswordResetMailedThroughSMTP: "Forgot password?" mails a reset link
+// through notify's mailer to a real SMTP server; the mailed link sets a new
+// password, once. An address without an account gets no mail.
+func TestPasswordResetMailedThroughSMTP(t *testing.T) {
+	box := startMailbox(t)
+	mailer, err := notify.NewSMTPMailer("smtp://"+box.Addr, "keyward@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newTestApp(t, withOptions(func(o *Options) { o.Mailer = mailer }))
+	app.setup(t, "owner@example.com", testPassword, "Acme")
+	cl := app.client(t)
+	if !cl.get(t, "/login").has(t, `a[href="/password/forgot"]`) {
+		t.Fatal("the sign-in page has no Forgot password link")
+	}
+	cl.postForm(t, "/password/forgot", url.Values{"email": {"Owner@Example.com"}}).wantStatus(t, http.StatusOK)
+	app.client(t).postForm(t, "/password/forgot", url.Values{"email": {"nobody@example.com"}}).wantStatus(t, http.StatusOK)
+	app.srv.acc.background.Wait()
+	ms := box.mails()
+	if len(ms) != 1 || strings.Join(ms[0].To, ",") != "owner@example.com" || !strings.Contains(ms[0].Subject, "password") {
+		t.Fatalf("mails %+v, want one reset mail to owner@example.com", ms)
+	}
+	link := regexp.MustCompile(`http://[^\s]+/password/reset/[A-Za-z0-9_-]+`).FindString(strings.ReplaceAll(ms[0].Body, "=\r\n", ""))
+	if link == "" {
+		t.Fatalf("no reset link in %q", ms[0].Body)
+	}
+	path := linkPath(t, link)
+
+	visitor := app.client(t)
+	if got := visitor.get(t, path).text(t, "p.lead"); !strings.Contains(got, "owner@example.com") {
+		t.Fatalf("the mailed link's page names %q", got)
+	}
+	visitor.postForm(t, path, passwordResetForm(newTestPassword)).wantRedirect(t, "/login")
+	if code := tryLogin(t, app, "owner@example.com", testPassword); code != http.StatusUnauthorized {
+		t.Fatalf("the old password: status %d, want 401", code)
+	}
+	app.client(t).login(t, "owner@example.com", newTestPassword)
+
+	// Once only.
+	app.client(t).get(t, path).wantStatus(t, http.StatusNotFound)
+	app.client(t).postForm(t, path, passwordResetForm("a third passphrase here")).wantStatus(t, http.StatusNotFound)
+	app.client(t).login(t, "owner@example.com", newTestPassword)
+}
+
+func passwordResetForm(pw string) url.Values {
+	return url.Values{"password": {pw}, "confirm_password": {pw}}
+}

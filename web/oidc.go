@@ -21,7 +21,8 @@ import (
 )
 
 // sessOIDC holds a sign-in in progress: state, nonce, PKCE verifier, the
-// page to go to afterwards and when it started, joined by newlines.
+// page to go to afterwards, when it started and the token of the invitation
+// it accepts ("" for a plain sign-in), joined by newlines.
 const sessOIDC = "oidc"
 
 // oidcAttemptTTL bounds how long a started single sign-on may take.
@@ -77,14 +78,21 @@ func randomToken() string {
 }
 
 // handleOIDCLogin serves GET /auth/oidc/login: it starts single sign-on
-// (authorization code flow with PKCE; state, nonce and verifier kept in the
-// session, which before sign-in is its signed, encrypted cookie) and sends
-// the browser to the provider.
+// and sends the browser to the provider (startOIDC).
 func (s *Server) handleOIDCLogin(c echo.Context) error {
 	if !s.cfg.OIDC.Enabled() {
 		return echo.ErrNotFound
 	}
 	noStore(c)
+	return s.startOIDC(c, safeNext(c.QueryParam("next")), "")
+}
+
+// startOIDC starts single sign-on (authorization code flow with PKCE) and
+// sends the browser to the provider. State, nonce, verifier, the page to go
+// to afterwards and the invitation being accepted (if any) stay in the
+// session, which before sign-in is its signed, encrypted cookie; only
+// state, nonce and the verifier's challenge go to the provider.
+func (s *Server) startOIDC(c echo.Context, next, invitation string) error {
 	p, groups, err := s.oidcProvider(c.Request().Context())
 	if err != nil {
 		return s.ssoFailed(c, http.StatusServiceUnavailable, model.ErrorMessage(err), err)
@@ -94,8 +102,7 @@ func (s *Server) handleOIDCLogin(c echo.Context) error {
 		return echo.ErrInternalServerError
 	}
 	state, nonce, verifier := randomToken(), randomToken(), oauth2.GenerateVerifier()
-	next := safeNext(c.QueryParam("next"))
-	sess.Values[sessOIDC] = strings.Join([]string{state, nonce, verifier, next, strconv.FormatInt(s.now().Unix(), 10)}, "\n")
+	sess.Values[sessOIDC] = strings.Join([]string{state, nonce, verifier, next, strconv.FormatInt(s.now().Unix(), 10), invitation}, "\n")
 	if err := s.saveSession(c); err != nil {
 		return err
 	}
@@ -124,7 +131,8 @@ func (cl ssoClaims) verified() bool {
 // handleOIDCCallback serves GET /auth/oidc/callback: it checks the state
 // against the session (once), exchanges the code with the PKCE verifier,
 // verifies the ID token and its nonce, requires a verified e-mail, matches
-// or creates the account, applies the roles file and signs the user in.
+// or creates the account, applies the roles file and signs the user in; a
+// sign-on started from an invitation accepts it (acceptInvitationSSO).
 func (s *Server) handleOIDCCallback(c echo.Context) error {
 	if !s.cfg.OIDC.Enabled() {
 		return echo.ErrNotFound
@@ -141,10 +149,10 @@ func (s *Server) handleOIDCCallback(c echo.Context) error {
 		return err
 	}
 	parts := strings.Split(pending, "\n")
-	if len(parts) != 5 {
+	if len(parts) != 6 {
 		return s.ssoFailed(c, http.StatusBadRequest, "This sign-in was not started here, or was already used. Start again.", nil)
 	}
-	state, nonce, verifier, next := parts[0], parts[1], parts[2], parts[3]
+	state, nonce, verifier, next, invitation := parts[0], parts[1], parts[2], parts[3], parts[5]
 	started, _ := strconv.ParseInt(parts[4], 10, 64)
 	if subtle.ConstantTimeCompare([]byte(c.QueryParam("state")), []byte(state)) != 1 {
 		return s.ssoFailed(c, http.StatusBadRequest, "This sign-in was not started here, or was already used. Start again.", nil)
@@ -198,6 +206,9 @@ func (s *Server) handleOIDCCallback(c echo.Context) error {
 		desired = roles.Desired(stringList(all[roles.Claim]))
 	}
 	actor := model.Actor{Label: "single sign-on (" + s.cfg.OIDC.Name + ")", IP: c.RealIP()}
+	if invitation != "" {
+		return s.acceptInvitationSSO(c, invitation, claims.Email, idt.Issuer+" "+idt.Subject, desired, actor)
+	}
 	u, notes, err := s.store.SSOSignIn(ctx, claims.Email, idt.Issuer+" "+idt.Subject, desired, actor)
 	if model.ErrorCode(err) == model.EFORBIDDEN {
 		return s.ssoFailed(c, http.StatusForbidden, model.ErrorMessage(err), nil)
@@ -210,7 +221,7 @@ func (s *Server) handleOIDCCallback(c echo.Context) error {
 	}
 	s.acc.hasUsers.Store(true)
 	s.logger(c).Info("single sign-on accepted", "user_id", u.ID, "ip", c.RealIP())
-	return s.finishSignIn(c, u, next)
+	return s.finishSignIn(c, u, 0, next, "")
 }
 
 // ssoFailed answers a failed single sign-on with the sign-in page and a

@@ -2,10 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/model"
@@ -214,4 +218,28 @@ func TestSSOOnly(t *testing.T) {
 	}
 	cl.get(t, "/password/forgot").wantStatus(t, http.StatusNotFound)
 	ssoSignIn(t, idp, app.client(t), "ana").wantRedirect(t, "/settings/members")
+}
+
+// The code keyward asks for is bound to its PKCE challenge: the provider
+// refuses to exchange it without the verifier, even with keyward's client
+// secret, and the same code with the verifier keyward kept still signs in.
+func TestSSOCodeNeedsThePKCEVerifier(t *testing.T) {
+	app, idp := ssoApp(t, true)
+	app.setup(t, "owner@example.com", testPassword, "Acme")
+	cl := app.client(t)
+	back := idp.SignIn(t, startSSO(t, cl).String(), "ana")
+	ctx := context.Background()
+	p, err := oidc.NewProvider(ctx, idp.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := p.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	conf := oauth2.Config{ClientID: testidp.ClientID, ClientSecret: testidp.ClientSecret, Endpoint: ep, RedirectURL: app.URL + "/auth/oidc/callback"}
+	_, err = conf.Exchange(ctx, back.Query().Get("code"))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_request" || !strings.Contains(re.ErrorDescription, "code_verifier") {
+		t.Fatalf("exchange without a verifier: %v, want invalid_request for the missing code_verifier", err)
+	}
+	cl.get(t, back.RequestURI()).wantRedirect(t, "/settings/members")
 }

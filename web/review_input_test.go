@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -77,6 +78,19 @@ func TestAPIBodiesAreStrict(t *testing.T) {
 		// Not one object: 400.
 		for _, body := range []string{"", "null", "[]", `"x"`, "1", "{"} {
 			send(tc.method, tc.path, "application/json", body).wantError(t, http.StatusBadRequest, "bad_request")
+		}
+	}
+	// Unknown members of a nested object are refused too (422 naming them),
+	// on create and on edit, and change nothing.
+	for _, tc := range []struct{ method, path, body string }{
+		{http.MethodPost, "/v1/api-keys", `{"name":"n","permission":"read_all","rate_limit":{"limit":5,"period":"1m","burst":3}}`},
+		{http.MethodPost, "/v1/api-keys", `{"name":"n","permission":"read_all","quota":{"remaining":5,"Remaining":6}}`},
+		{http.MethodPatch, "/v1/api-keys/" + target.PublicID, `{"rate_limit":{"limit":5,"period":"1m","burst":3}}`},
+	} {
+		before := takeSnapshot(t, app.dsn)
+		send(tc.method, tc.path, "application/json", tc.body).wantError(t, http.StatusUnprocessableEntity, "invalid_request")
+		if after := takeSnapshot(t, app.dsn); fmt.Sprint(before["api_keys"]) != fmt.Sprint(after["api_keys"]) {
+			t.Fatalf("%s %s %s changed keys", tc.method, tc.path, tc.body)
 		}
 	}
 	// The key to check is required.

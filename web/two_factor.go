@@ -326,5 +326,5 @@ func (s *Server) handleLoginTwoFactor(c echo.Context) error {
 		delete(sess.Values, sess2FAAt)
 		delete(sess.Values, sess2FANext)
 	}
-	return s.finishSignIn(c, u, next)
+	return s.finishSignIn(c, u, 0, next, "")
 }

@@ -21,6 +21,7 @@ import (
 //	POST /settings/webhooks/:id/enable                   handleWebhookEnable
 //	POST /settings/webhooks/:id/disable                  handleWebhookDisable
 //	POST /settings/webhooks/:id/rotate                   handleWebhookRotate
+//	GET  /settings/webhooks/:id/delete                   handleWebhookDeleteConfirm
 //	POST /settings/webhooks/:id/delete                   handleWebhookDelete
 //	POST /settings/webhooks/:id/test                     handleWebhookTest
 //	POST /settings/webhooks/:id/deliveries/:did/resend   handleWebhookResend
@@ -32,6 +33,7 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 	g.POST("/:id/enable", s.handleWebhookEnable)
 	g.POST("/:id/disable", s.handleWebhookDisable)
 	g.POST("/:id/rotate", s.handleWebhookRotate)
+	g.GET("/:id/delete", s.handleWebhookDeleteConfirm)
 	g.POST("/:id/delete", s.handleWebhookDelete)
 	g.POST("/:id/test", s.handleWebhookTest)
 	g.POST("/:id/deliveries/:did/resend", s.handleWebhookResend)

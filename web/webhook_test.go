@@ -35,6 +35,11 @@ func TestWebhooksDashboard(t *testing.T) {
 	if !strings.Contains(page.Body, "No endpoints yet") {
 		t.Fatal("the empty state is missing")
 	}
+	for _, typ := range model.EventTypes {
+		if !page.has(t, `form input[type=checkbox][name=events][value="`+typ+`"]`) {
+			t.Errorf("the event picker does not offer %s", typ)
+		}
+	}
 	bad := cl.postForm(t, "/settings/webhooks", url.Values{"url": {"https://127.0.0.1/hook"}, "description": {"Ops"}, "events": {"api_key.revoked"}})
 	bad.wantStatus(t, http.StatusUnprocessableEntity)
 	if !strings.Contains(bad.Body, "loopback") || attr(bad.first(t, "#webhook-description"), "value") != "Ops" {
@@ -102,8 +107,10 @@ func TestWebhooksDashboard(t *testing.T) {
 			t.Errorf("another team's POST %s: %d", p, r.StatusCode)
 		}
 	}
-	if r := ocl.get(t, path); r.StatusCode != http.StatusNotFound {
-		t.Errorf("another team's GET: %d", r.StatusCode)
+	for _, p := range []string{path, path + "/delete"} {
+		if r := ocl.get(t, p); r.StatusCode != http.StatusNotFound {
+			t.Errorf("another team's GET %s: %d", p, r.StatusCode)
+		}
 	}
 	// A member of the team gets 403.
 	app.newMember(t, team.ID, "dev@example.com", model.RoleMember)
@@ -113,6 +120,22 @@ func TestWebhooksDashboard(t *testing.T) {
 		t.Errorf("member: %d", r.StatusCode)
 	}
 
+	// Delete asks first: a dialog on the endpoint's page, a page of its own
+	// without JavaScript; neither deletes anything by being shown.
+	page = cl.get(t, path)
+	if !page.has(t, `dialog#delete-endpoint form[method=post][action="`+path+`/delete"] button[type=submit].danger`) ||
+		!page.has(t, `a[href="`+path+`/delete"][data-open-dialog="#delete-endpoint"]`) {
+		t.Fatal("the endpoint page has no delete confirmation dialog")
+	}
+	confirm := cl.get(t, path+"/delete")
+	confirm.wantStatus(t, http.StatusOK)
+	if !confirm.has(t, `main form[method=post][action="`+path+`/delete"] input[name=_csrf]`) ||
+		!strings.Contains(confirm.text(t, "main"), "can't be undone") {
+		t.Fatal("the delete confirmation page lacks its form or its warning")
+	}
+	if eps, _ := app.store.FindEndpoints(ctx, team.ID); len(eps) != 1 {
+		t.Fatal("showing the confirmation deleted the endpoint")
+	}
 	cl.postForm(t, path+"/delete", nil).wantRedirect(t, "/settings/webhooks")
 	if eps, _ := app.store.FindEndpoints(ctx, team.ID); len(eps) != 0 {
 		t.Fatal("not deleted")

@@ -83,6 +83,12 @@ func measureWebhooks(ctx context.Context, db *database, teamID int64, n int, log
 	if err := st.CreateEndpoint(ctx, &ep, store.EndpointSecret{Sealed: sealed, KeyID: kid}, model.Actor{Label: "bench"}); err != nil {
 		return res, err
 	}
+	// The endpoint goes when the measurement ends: its secret is sealed with
+	// a key of this run only, and an instance started later on the bench
+	// database (the gateway) refuses to start beside secrets it cannot open.
+	defer func() {
+		_, _ = st.DeleteEndpoint(context.WithoutCancel(ctx), teamID, ep.PublicID, model.Actor{Label: "bench"})
+	}()
 	for i := range n {
 		if _, err := st.EmitEvent(ctx, teamID, "api_key.rolled", fmt.Sprintf("key_bench%06d", i),
 			map[string]any{"object": "api_key", "id": fmt.Sprintf("key_bench%06d", i), "name": "bench"}); err != nil {

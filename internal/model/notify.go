@@ -17,6 +17,9 @@ const (
 	EventKeyExpiring = "api_key.expiring"
 	EventKeyExpired  = "api_key.expired"
 	EventKeyLeaked   = "api_key.leaked"
+	// EventKeyRotationDue is a team's digest of the keys due for rotation
+	// under its policy, at most once a week.
+	EventKeyRotationDue = "api_key.rotation_due"
 
 	EventMemberAdded       = ActionMemberAdded
 	EventMemberRoleChanged = ActionMemberRoleChanged
@@ -36,7 +39,7 @@ const (
 // dashboard offers them.
 var EventTypes = []string{
 	EventKeyCreated, EventKeyUpdated, EventKeyRolled, EventKeyRevoked, EventKeyDeleted,
-	EventKeyExpiring, EventKeyExpired, EventKeyLeaked,
+	EventKeyExpiring, EventKeyExpired, EventKeyRotationDue, EventKeyLeaked,
 	EventMemberAdded, EventMemberRoleChanged, EventMemberRemoved,
 	EventEndpointCreated, EventEndpointUpdated, EventEndpointRotated, EventEndpointDeleted, EventEndpointDisabled,
 }

@@ -301,6 +301,19 @@ type smtpServer struct {
 	Addr string
 	mu   sync.Mutex
 	msgs []sentMail
+	// refuse holds the addresses RCPT TO answers 550 for.
+	refuse map[string]bool
+}
+
+// refuseRcpt makes the server refuse mail to addrs (and only to them);
+// with none it accepts every address again.
+func (s *smtpServer) refuseRcpt(addrs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = map[string]bool{}
+	for _, a := range addrs {
+		s.refuse[a] = true
+	}
 }
 
 type sentMail struct {
@@ -325,6 +338,12 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.srv.mu.Lock()
+	refused := s.srv.refuse[to]
+	s.srv.mu.Unlock()
+	if refused {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox unavailable"}
+	}
 	s.to = append(s.to, to)
 	return nil
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // Scanner emits expiry reminders (api_key.expiring at 7 days and 1 day,
-// api_key.expired) every Interval. On PostgreSQL one instance at a time
-// scans, under an advisory lock; what was emitted is kept in the database,
-// so each reminder goes out once across restarts and instances.
+// api_key.expired) and the weekly rotation digest (api_key.rotation_due)
+// every Interval. On PostgreSQL one instance at a time scans, under an
+// advisory lock; what was emitted is kept in the database, so each reminder
+// and digest goes out once across restarts and instances.
 type Scanner struct {
 	st       *store.Store
 	log      *slog.Logger
@@ -29,13 +30,19 @@ func NewScanner(st *store.Store, log *slog.Logger) *Scanner {
 // Scan runs one pass and returns how many events it wrote.
 func (s *Scanner) Scan(ctx context.Context) (int, error) {
 	total := 0
-	for {
-		n, ran, err := s.st.ScanExpiry(ctx, 500)
-		total += n
-		if err != nil || !ran || n < 500 {
-			return total, err
+	for _, scan := range []func(context.Context, int) (int, bool, error){s.st.ScanExpiry, s.st.ScanRotation} {
+		for {
+			n, ran, err := scan(ctx, 500)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if !ran || n < 500 {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // Run scans at once and then every Interval until ctx ends.
@@ -44,9 +51,9 @@ func (s *Scanner) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if n, err := s.Scan(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("expiry scan failed", "err", err)
+			s.log.Warn("reminder scan failed", "err", err)
 		} else if n > 0 {
-			s.log.Info("expiry reminders emitted", "events", n)
+			s.log.Info("reminders emitted", "events", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -4,7 +4,7 @@
 // deliveries (webhook endpoints, e-mail), claims due deliveries with FOR
 // UPDATE SKIP LOCKED and sends them, retrying with exponential backoff and
 // jitter, in the shape of river's and Oban's job queues. The Scanner emits
-// expiry reminders. Nothing here imports Echo or templ.
+// expiry reminders and the weekly rotation digest. Nothing here imports Echo or templ.
 package notify
 
 import (
@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -367,18 +368,51 @@ func (w *Worker) sendMail(ctx context.Context, j model.DeliveryJob) model.Delive
 	if len(to) == 0 {
 		return model.DeliveryResult{OK: true}
 	}
+	// An earlier attempt may have reached some of them before another
+	// address failed: those are recorded and left out now.
+	sent, err := w.st.FindMailSent(ctx, j.Delivery.ID)
+	if err != nil {
+		return model.DeliveryResult{Error: err.Error()}
+	}
+	var pending []string
+	for _, addr := range to {
+		if !sent[addr] {
+			pending = append(pending, addr)
+		}
+	}
+	if len(pending) == 0 {
+		return model.DeliveryResult{OK: true}
+	}
 	team, err := w.st.FindTeamByID(ctx, j.Delivery.TeamID)
 	if err != nil {
 		return model.DeliveryResult{Error: err.Error()}
 	}
-	msg, err := ComposeEventMail(j.Event, team.Name, w.o.BaseURL, to)
-	if err != nil {
-		return model.DeliveryResult{Error: err.Error()}
+	// Each person gets a message of their own: no one sees the others'
+	// addresses, and one refused address does not stop the rest. Each
+	// address reached is recorded before the next is tried, so a retry
+	// after a failure sends only to those not reached yet. A worker that
+	// stops between sending and recording may send that one mail twice
+	// (at least once, like webhooks).
+	var failed []string
+	for _, addr := range pending {
+		msg, err := ComposeEventMail(j.Event, team.Name, w.o.BaseURL, []string{addr})
+		if err != nil {
+			return model.DeliveryResult{Error: err.Error()}
+		}
+		mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = w.o.Mailer.Send(mctx, msg)
+		cancel()
+		if err != nil {
+			failed = append(failed, addr+": "+err.Error())
+			continue
+		}
+		if err := w.st.RecordMailSent(ctx, j.Delivery.ID, addr); err != nil {
+			// The mail went out; unrecorded, a retry may send it again.
+			w.log.Warn("e-mail: recording a sent mail failed", "delivery_id", j.Delivery.ID, "err", err)
+		}
 	}
-	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := w.o.Mailer.Send(mctx, msg); err != nil {
-		return model.DeliveryResult{Error: "sending e-mail: " + err.Error()}
+	if len(failed) > 0 {
+		return model.DeliveryResult{Error: fmt.Sprintf("sending e-mail to %d of %d: %s", len(failed), len(to), strings.Join(failed, "; "))}
 	}
 	return model.DeliveryResult{OK: true}
 }

@@ -49,30 +49,41 @@ func (t *txn) emit(teamID int64, typ, targetID string, data map[string]any) (mod
 	return ev, nil
 }
 
-// eventFromAudit writes the event that an audited change implies: for a
-// key, member or webhook-endpoint action, an event of the same type whose
-// data names the target, the actor and the audit detail.
-func (t *txn) eventFromAudit(teamID int64, actor model.Actor, action, targetID, targetName string, detail map[string]any) error {
-	if !model.IsEventType(action) || t.s.skipEvents {
-		return nil
-	}
-	data := map[string]any{"object": objectOf(action), "id": targetID, "name": targetName}
-	if actor.Label != "" {
-		kind := "user"
-		if actor.KeyID != nil {
-			kind = "api_key"
+// auditEventData is the payload of the event an audited change implies
+// (a key, member or webhook-endpoint action): the target, the actor and
+// the audit detail, already marshalled.
+type auditEventData struct {
+	Object string          `json:"object"`
+	ID     string          `json:"id"`
+	Name   string          `json:"name"`
+	Actor  *eventActor     `json:"actor,omitempty"`
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+type eventActor struct {
+	Type  string `json:"type"`
+	Label string `json:"label"`
+}
+
+// auditEventPayload returns the JSON payload of the event for an audited
+// action; detail is the audit detail as JSON (nil for none).
+func auditEventPayload(action, targetID, targetName, actorLabel string, byKey bool, detail []byte) (string, error) {
+	d := auditEventData{Object: objectOf(action), ID: targetID, Name: targetName, Detail: detail}
+	if actorLabel != "" {
+		d.Actor = &eventActor{Type: "user", Label: actorLabel}
+		if byKey {
+			d.Actor.Type = "api_key"
 		}
-		data["actor"] = map[string]any{"type": kind, "label": actor.Label}
 	}
-	if len(detail) > 0 {
-		data["detail"] = detail
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("event %s: %w", action, err)
 	}
-	_, err := t.emit(teamID, action, targetID, data)
-	return err
+	return string(b), nil
 }
 
 // eventsFromAudits writes, in one batch, the outbox events that a batch of
-// audit events implies (the same as eventFromAudit does for one).
+// audit events implies (the same as audit does for one).
 func (t *txn) eventsFromAudits(audits []model.AuditEvent) error {
 	if t.s.skipEvents {
 		return nil
@@ -82,23 +93,20 @@ func (t *txn) eventsFromAudits(audits []model.AuditEvent) error {
 		if !model.IsEventType(a.Action) {
 			continue
 		}
-		data := map[string]any{"object": objectOf(a.Action), "id": a.TargetID, "name": a.TargetName}
-		if a.ActorLabel != "" {
-			kind := "user"
-			if a.ActorKeyID != nil {
-				kind = "api_key"
-			}
-			data["actor"] = map[string]any{"type": kind, "label": a.ActorLabel}
-		}
+		var detail []byte
 		if len(a.Detail) > 0 {
-			data["detail"] = a.Detail
+			b, err := json.Marshal(a.Detail)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", a.Action, err)
+			}
+			detail = b
 		}
-		b, err := json.Marshal(data)
+		payload, err := auditEventPayload(a.Action, a.TargetID, a.TargetName, a.ActorLabel, a.ActorKeyID != nil, detail)
 		if err != nil {
-			return fmt.Errorf("event %s: %w", a.Action, err)
+			return err
 		}
 		evs = append(evs, model.Event{PublicID: newID("evt"), TeamID: a.TeamID, Type: a.Action, TargetID: a.TargetID,
-			Payload: string(b), CreatedAt: t.s.Now()})
+			Payload: payload, CreatedAt: t.s.Now()})
 	}
 	if len(evs) == 0 {
 		return nil
@@ -368,6 +376,33 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, r model.DeliveryRe
 		return err
 	})
 	return disabled, err
+}
+
+// FindMailSent returns the addresses e-mail delivery id has already
+// reached (see RecordMailSent).
+func (s *Store) FindMailSent(ctx context.Context, deliveryID int64) (map[string]bool, error) {
+	var addrs []string
+	err := s.db.WithContext(ctx).Table("delivery_mail_sends").Where("delivery_id = ?", deliveryID).
+		Order("address").Pluck("address", &addrs).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		out[a] = true
+	}
+	return out, nil
+}
+
+// RecordMailSent records that e-mail delivery id reached addr, so that a
+// retry of the delivery after other addresses failed leaves addr out. The
+// rows go with the delivery (ON DELETE CASCADE). Recording an address again
+// is not an error.
+func (s *Store) RecordMailSent(ctx context.Context, deliveryID int64, addr string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		return tx.Exec(`INSERT INTO delivery_mail_sends (delivery_id, address, sent_at) VALUES (?, ?, ?)
+			ON CONFLICT (delivery_id, address) DO NOTHING`, deliveryID, addr, s.Now()).Error
+	})
 }
 
 func truncate(s string, n int) string {

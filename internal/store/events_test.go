@@ -264,3 +264,66 @@ func TestLeaksWriteEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestMailSentIsKeptPerDelivery: the addresses recorded for a delivery are
+// found for it alone, recording one again is no error, and the records go
+// with their delivery.
+func TestMailSentIsKeptPerDelivery(t *testing.T) {
+	testdb.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		st := mustOpen(t, dsn, &clock{t: time.Now().UTC().Truncate(time.Second)})
+		u, team := mustSetup(t, st, "owner@example.com", "Acme")
+		actor := model.UserActor(u, "192.0.2.1")
+		ep := model.WebhookEndpoint{TeamID: team.ID, URL: "https://hooks.example.com/in"}
+		if err := st.CreateEndpoint(ctx, &ep, store.EndpointSecret{Sealed: "sealed", KeyID: "k1"}, actor); err != nil {
+			t.Fatal(err)
+		}
+		k, _ := newKey(t, team.ID, "CI", model.PermReadAll, nil)
+		if err := st.CreateKey(ctx, k, actor); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.DispatchEvents(ctx, 200, map[string]bool{model.EventKeyCreated: true}); err != nil {
+			t.Fatal(err)
+		}
+		one := func(kind string) model.Delivery {
+			t.Helper()
+			ds, err := st.FindDeliveries(ctx, store.DeliveryFilter{TeamID: team.ID, Kind: kind, TargetID: k.PublicID})
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("%s deliveries of the key: %v %v", kind, ds, err)
+			}
+			return ds[0]
+		}
+		mail, hook := one(model.DeliveryEmail), one(model.DeliveryWebhook)
+
+		for _, addr := range []string{"a@example.com", "b@example.com", "a@example.com"} {
+			if err := st.RecordMailSent(ctx, mail.ID, addr); err != nil {
+				t.Fatalf("record %s: %v", addr, err)
+			}
+		}
+		if err := st.RecordMailSent(ctx, hook.ID, "c@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.FindMailSent(ctx, mail.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !got["a@example.com"] || !got["b@example.com"] {
+			t.Errorf("sent for the mail delivery: %v, want a@ and b@", got)
+		}
+		if got, err := st.FindMailSent(ctx, hook.ID); err != nil || len(got) != 1 || !got["c@example.com"] {
+			t.Errorf("sent for the other delivery: %v %v, want c@ only", got, err)
+		}
+
+		// Deleting the endpoint deletes its deliveries, and with them
+		// their records.
+		if _, err := st.DeleteEndpoint(ctx, team.ID, ep.PublicID, actor); err != nil {
+			t.Fatalf("delete the endpoint: %v", err)
+		}
+		if got, err := st.FindMailSent(ctx, hook.ID); err != nil || len(got) != 0 {
+			t.Errorf("after the delivery was deleted: %v %v, want none", got, err)
+		}
+		if got, err := st.FindMailSent(ctx, mail.ID); err != nil || len(got) != 2 {
+			t.Errorf("the mail delivery's records after deleting another: %v %v", got, err)
+		}
+	})
+}

@@ -139,16 +139,9 @@ func (t *txn) openInvitation(teamID, id int64) (model.Invitation, error) {
 func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, userID int64, passwordHash, ip string) (model.Membership, error) {
 	var m model.Membership
 	err := s.inTx(ctx, func(tx *txn) error {
-		var inv model.Invitation
-		q := tx.Where("token_hash = ?", tokenHash)
-		if s.dialect == Postgres {
-			q = q.Clauses(forUpdate)
-		}
-		if err := q.Take(&inv).Error; err != nil {
-			return invitationGone(translate(err))
-		}
-		if !inv.Pending(s.Now()) {
-			return invitationGone(nil)
+		inv, err := tx.pendingInvitation(tokenHash)
+		if err != nil {
+			return err
 		}
 		var u model.User
 		if userID > 0 {
@@ -158,30 +151,52 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, userID i
 			if model.NormalizeEmail(u.Email) != inv.Email {
 				return model.Errorf(model.EFORBIDDEN, "This invitation is for %s. Sign out and sign in as %s to accept it.", inv.Email, inv.Email)
 			}
-		} else {
-			var err error
-			if u, err = tx.createUser(inv.Email, passwordHash, false); err != nil {
-				return err
-			}
-		}
-		res := tx.Model(&model.Invitation{}).Where("id = ? AND accepted_at IS NULL", inv.ID).Update("accepted_at", s.Now())
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return invitationGone(nil)
-		}
-		m = model.Membership{TeamID: inv.TeamID, UserID: u.ID, Role: inv.Role, CreatedAt: s.Now(), User: u}
-		if err := tx.Create(&m).Error; err != nil {
-			if model.ErrorCode(translate(err)) == model.ECONFLICT {
-				return model.Errorf(model.ECONFLICT, "You are a member of this team already.")
-			}
+		} else if u, err = tx.createUser(inv.Email, passwordHash, false); err != nil {
 			return err
 		}
-		// The acceptance is the membership's record (who joined, with
-		// which role, invited by whom): one event, not a second member.added.
-		return tx.audit(inv.TeamID, model.UserActor(u, ip), model.ActionMemberInvitationAccepted, itoa(m.ID), inv.Email,
-			map[string]any{"role": string(inv.Role), "invited_by": inv.InvitedBy, "invitation_id": inv.ID})
+		m, err = tx.acceptInvitation(inv, u, ip)
+		return err
 	})
 	return m, err
+}
+
+// pendingInvitation locks and returns the invitation whose token hashes to
+// tokenHash, or ENOTFOUND if it cannot be accepted any more.
+func (t *txn) pendingInvitation(tokenHash string) (model.Invitation, error) {
+	var inv model.Invitation
+	q := t.Where("token_hash = ?", tokenHash)
+	if t.s.dialect == Postgres {
+		q = q.Clauses(forUpdate)
+	}
+	if err := q.Take(&inv).Error; err != nil {
+		return inv, invitationGone(translate(err))
+	}
+	if !inv.Pending(t.s.Now()) {
+		return inv, invitationGone(nil)
+	}
+	return inv, nil
+}
+
+// acceptInvitation marks inv used, makes u a member of its team with its
+// role and writes member.invitation_accepted with u as the actor.
+func (t *txn) acceptInvitation(inv model.Invitation, u model.User, ip string) (model.Membership, error) {
+	now := t.s.Now()
+	res := t.Model(&model.Invitation{}).Where("id = ? AND accepted_at IS NULL", inv.ID).Update("accepted_at", now)
+	if res.Error != nil {
+		return model.Membership{}, res.Error
+	}
+	if res.RowsAffected != 1 {
+		return model.Membership{}, invitationGone(nil)
+	}
+	m := model.Membership{TeamID: inv.TeamID, UserID: u.ID, Role: inv.Role, CreatedAt: now, User: u}
+	if err := t.Create(&m).Error; err != nil {
+		if model.ErrorCode(translate(err)) == model.ECONFLICT {
+			return m, model.Errorf(model.ECONFLICT, "You are a member of this team already.")
+		}
+		return m, err
+	}
+	// The acceptance is the membership's record (who joined, with which
+	// role, invited by whom): one event, not a second member.added.
+	return m, t.audit(inv.TeamID, model.UserActor(u, ip), model.ActionMemberInvitationAccepted, itoa(m.ID), inv.Email,
+		map[string]any{"role": string(inv.Role), "invited_by": inv.InvitedBy, "invitation_id": inv.ID})
 }

@@ -21,52 +21,112 @@ import (
 func (s *Store) SSOSignIn(ctx context.Context, email, subject string, desired map[string]model.Role, actor model.Actor) (model.User, []string, error) {
 	var u model.User
 	var notes []string
-	email = model.NormalizeEmail(email)
 	err := s.inTx(ctx, func(tx *txn) error {
-		err := tx.Where("oidc_subject = ?", subject).Take(&u).Error
-		switch model.ErrorCode(translate(err)) {
-		case "":
-		case model.ENOTFOUND:
-			err = tx.Where("lower(email) = ?", email).Take(&u).Error
-			switch model.ErrorCode(translate(err)) {
-			case "":
-				if u.OIDCSubject != "" {
-					return model.Errorf(model.EFORBIDDEN, "The keyward account %s is linked to another identity at the sign-in provider. Ask an owner of your team.", email)
-				}
-				if err := tx.Model(&model.User{}).Where("id = ?", u.ID).Update("oidc_subject", subject).Error; err != nil {
-					return err
-				}
-				u.OIDCSubject = subject
-				if err := tx.auditUserTeams(u, actor, model.ActionSSOLinked); err != nil {
-					return err
-				}
-			case model.ENOTFOUND:
-				now := s.Now()
-				u = model.User{Email: email, CreatedAt: now, PasswordChangedAt: now, OIDCSubject: subject}
-				if err := tx.Create(&u).Error; err != nil {
-					return err
-				}
-			default:
-				return err
-			}
-		default:
+		var err error
+		if u, err = tx.ssoUser(email, subject, actor); err != nil {
 			return err
 		}
-		if desired == nil {
-			return nil
-		}
-		for team, role := range desired {
-			note, err := tx.applySSORole(u, team, role, actor)
-			if err != nil {
-				return err
-			}
-			if note != "" {
-				notes = append(notes, note)
-			}
-		}
-		return nil
+		notes, err = tx.applySSORoles(u, desired, actor)
+		return err
 	})
 	return u, notes, err
+}
+
+// AcceptInvitationSSO accepts the invitation whose token hashes to
+// tokenHash for the person a single sign-on vouched for (verified email,
+// subject), in one transaction: the account is found, linked or created as
+// SSOSignIn does, the invitation is used, the membership added and
+// member.invitation_accepted written as for a password acceptance, and then
+// the roles file (desired) is applied as at every single sign-on, so a team
+// it lists gets the role the groups give, whatever the invitation said.
+//
+// It returns ENOTFOUND if the invitation cannot be accepted any more,
+// EFORBIDDEN (and changes nothing) if email is not the invited address, if
+// the account is linked to another subject, or if the roles file gives the
+// user no role in the invited team (the invitation stays pending), and
+// ECONFLICT if the user is a member of the team already.
+func (s *Store) AcceptInvitationSSO(ctx context.Context, tokenHash, email, subject string, desired map[string]model.Role, actor model.Actor) (model.Membership, []string, error) {
+	var m model.Membership
+	var notes []string
+	err := s.inTx(ctx, func(tx *txn) error {
+		inv, err := tx.pendingInvitation(tokenHash)
+		if err != nil {
+			return err
+		}
+		if got := model.NormalizeEmail(email); got != inv.Email {
+			return model.Errorf(model.EFORBIDDEN, "This invitation is for %s, but the sign-in provider signed you in as %s. Sign in there as %s, or ask for an invitation for %s.", inv.Email, got, inv.Email, got)
+		}
+		u, err := tx.ssoUser(email, subject, actor)
+		if err != nil {
+			return err
+		}
+		if m, err = tx.acceptInvitation(inv, u, actor.IP); err != nil {
+			return err
+		}
+		if notes, err = tx.applySSORoles(u, desired, actor); err != nil {
+			return err
+		}
+		err = tx.Where("team_id = ? AND user_id = ?", inv.TeamID, u.ID).Take(&m).Error
+		if model.ErrorCode(translate(err)) == model.ENOTFOUND {
+			var team model.Team
+			if err := tx.Where("id = ?", inv.TeamID).Take(&team).Error; err != nil {
+				return err
+			}
+			return model.Errorf(model.EFORBIDDEN, "The members of %s follow the groups at the sign-in provider, and your groups there give you no role in it. Ask an owner of %s to add you to the right group, then open this invitation again.", team.Name, team.Name)
+		}
+		m.User = u
+		return err
+	})
+	return m, notes, err
+}
+
+// ssoUser finds the account linked to subject, or else links the account
+// with email to subject, or else creates a passwordless account for email.
+func (t *txn) ssoUser(email, subject string, actor model.Actor) (model.User, error) {
+	var u model.User
+	email = model.NormalizeEmail(email)
+	err := t.Where("oidc_subject = ?", subject).Take(&u).Error
+	switch model.ErrorCode(translate(err)) {
+	case "":
+		return u, nil
+	case model.ENOTFOUND:
+	default:
+		return u, err
+	}
+	err = t.Where("lower(email) = ?", email).Take(&u).Error
+	switch model.ErrorCode(translate(err)) {
+	case "":
+		if u.OIDCSubject != "" {
+			return u, model.Errorf(model.EFORBIDDEN, "The keyward account %s is linked to another identity at the sign-in provider. Ask an owner of your team.", email)
+		}
+		if err := t.Model(&model.User{}).Where("id = ?", u.ID).Update("oidc_subject", subject).Error; err != nil {
+			return u, err
+		}
+		u.OIDCSubject = subject
+		return u, t.auditUserTeams(u, actor, model.ActionSSOLinked)
+	case model.ENOTFOUND:
+		now := t.s.Now()
+		u = model.User{Email: email, CreatedAt: now, PasswordChangedAt: now, OIDCSubject: subject}
+		return u, t.Create(&u).Error
+	default:
+		return u, err
+	}
+}
+
+// applySSORoles makes u's memberships of the teams in desired match it (nil:
+// nothing to do) and returns notes on changes it skipped.
+func (t *txn) applySSORoles(u model.User, desired map[string]model.Role, actor model.Actor) ([]string, error) {
+	var notes []string
+	for team, role := range desired {
+		note, err := t.applySSORole(u, team, role, actor)
+		if err != nil {
+			return nil, err
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return notes, nil
 }
 
 // auditUserTeams writes action about u to each of u's teams.

@@ -68,3 +68,44 @@ func TestSSOSignIn(t *testing.T) {
 		}
 	})
 }
+
+func TestAcceptInvitationSSO(t *testing.T) {
+	testdb.Dialects(t, func(t *testing.T, dsn string) {
+		st := mustOpen(t, dsn, &clock{time.Now().UTC()})
+		ctx := context.Background()
+		_, acme := mustSetup(t, st, "owner@example.com", "Acme")
+		act := model.Actor{Label: "single sign-on (test)", IP: "198.51.100.7"}
+		exp := time.Now().UTC().Add(time.Hour)
+		if _, err := st.CreateInvitation(ctx, acme.ID, "ana@example.com", model.RoleMember, "inv-ana", exp, model.Actor{Label: "owner@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		pending := func() {
+			t.Helper()
+			if _, err := st.FindInvitationByToken(ctx, "inv-ana"); err != nil {
+				t.Fatalf("the invitation is not pending any more: %v", err)
+			}
+			if _, err := st.FindUserByEmail(ctx, "ana@example.com"); model.ErrorCode(err) != model.ENOTFOUND {
+				t.Fatal("a refused acceptance left an account behind")
+			}
+		}
+
+		// Another e-mail, or a roles file that gives no role in Acme: refused, nothing kept.
+		if _, _, err := st.AcceptInvitationSSO(ctx, "inv-ana", "ben@example.com", "iss sub-ben", nil, act); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Fatalf("another e-mail: %v, want EFORBIDDEN", err)
+		}
+		pending()
+		if _, _, err := st.AcceptInvitationSSO(ctx, "inv-ana", "Ana@example.com", "iss sub-ana", map[string]model.Role{"Acme": ""}, act); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Fatalf("no role from the roles file: %v, want EFORBIDDEN", err)
+		}
+		pending()
+
+		// Accepted: a linked account without a password, the groups' role, once.
+		m, _, err := st.AcceptInvitationSSO(ctx, "inv-ana", "Ana@example.com", "iss sub-ana", map[string]model.Role{"Acme": model.RoleAdmin}, act)
+		if err != nil || m.TeamID != acme.ID || m.Role != model.RoleAdmin || m.User.OIDCSubject != "iss sub-ana" || m.User.PasswordHash != "" {
+			t.Fatalf("accepted: %+v %v", m, err)
+		}
+		if _, _, err := st.AcceptInvitationSSO(ctx, "inv-ana", "ana@example.com", "iss sub-ana", nil, act); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Fatalf("used twice: %v, want ENOTFOUND", err)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,21 @@ func TestWebhooksPage(t *testing.T) {
 		tb.errorf("the delivery row says %q", row)
 	}
 	tb.screen("webhook-deliveries")
+
+	// Delete asks first; Cancel keeps the endpoint, the dialog's button
+	// deletes it.
+	tb.click(`a[data-open-dialog="#delete-endpoint"]`)
+	tb.waitJS("the delete dialog", `document.querySelector("#delete-endpoint").open`)
+	tb.axe("the delete endpoint dialog")
+	tb.click(`#delete-endpoint .modal-foot button[data-close-dialog]`)
+	tb.waitJS("the dialog closed", `!document.querySelector("#delete-endpoint").open && location.pathname === `+strconv.Quote(page))
+	tb.click(`a[data-open-dialog="#delete-endpoint"]`)
+	tb.waitJS("the delete dialog", `document.querySelector("#delete-endpoint").open`)
+	tb.click(`#delete-endpoint button[type=submit]`)
+	tb.waitJS("the webhooks list", `location.pathname === "/settings/webhooks" && document.readyState === "complete" && !!document.querySelector("#flash")`)
+	if got := tb.text("#flash"); !strings.Contains(got, "was deleted") {
+		tb.errorf("after deleting, the page says %q", got)
+	}
 
 	// Settings → Account from the account menu.
 	tb.open("/settings/account")
