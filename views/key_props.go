@@ -198,12 +198,26 @@ type KeyReveal struct {
 	// BaseURL is where this keyward answers (scheme and host), for the
 	// quick start's curl call.
 	BaseURL string
+	// GatewayURL is where the gateway answers and GatewayPath a path of
+	// the product's API the new key may GET through it; the quick start
+	// adds a call through the gateway when both are set.
+	GatewayURL, GatewayPath string
 }
 
 // QuickStart is a ready curl call that tries the new key: GET /v1/whoami
 // with the key in X-API-Key.
 func (r KeyReveal) QuickStart() string {
 	return `curl -H "X-API-Key: ` + r.Raw + `" ` + r.BaseURL + "/v1/whoami"
+}
+
+// QuickStartGateway is a ready curl call of the product's API through the
+// gateway with the new key ("" without a gateway, or when the key may GET
+// none of its fixed paths).
+func (r KeyReveal) QuickStartGateway() string {
+	if r.GatewayURL == "" || r.GatewayPath == "" {
+		return ""
+	}
+	return `curl -H "X-API-Key: ` + r.Raw + `" ` + r.GatewayURL + r.GatewayPath
 }
 
 // Title is the reveal's heading.

@@ -60,7 +60,7 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	s.keyForms.finish(tk, use, k.PublicID, k.Name)
 
 	noStore(c)
-	r := views.KeyReveal{Key: k, Raw: raw, Now: now, BaseURL: c.Scheme() + "://" + c.Request().Host}
+	r := s.keyReveal(c, k, raw, now)
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Trigger", "keys-changed")
 		r.Dialog = true

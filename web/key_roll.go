@@ -136,7 +136,8 @@ func (s *Server) handleKeyRoll(c echo.Context) error {
 	}
 
 	noStore(c)
-	r := views.KeyReveal{Key: n, Raw: raw, Now: now, Old: &got, BaseURL: c.Scheme() + "://" + c.Request().Host}
+	r := s.keyReveal(c, n, raw, now)
+	r.Old = &got
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Trigger", "keys-changed")
 		r.Dialog = true
