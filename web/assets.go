@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"mime"
 	"net/http"
 	"path"
@@ -145,7 +146,10 @@ func buildAssets(fsys fs.FS) (*assetSet, error) {
 // only if it is smaller than body.
 func precompress(body []byte) (br, gz []byte) {
 	var b bytes.Buffer
-	bw := brotli.NewWriterLevel(&b, brotli.BestCompression)
+	// The window need not be larger than the asset: the default (4 MiB)
+	// makes the best level allocate tens of MiB per asset, which the
+	// process would keep as peak memory for nothing.
+	bw := brotli.NewWriterOptions(&b, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: brotliWindow(len(body))})
 	_, _ = bw.Write(body)
 	_ = bw.Close()
 	if b.Len() < len(body) {
@@ -159,6 +163,12 @@ func precompress(body []byte) (br, gz []byte) {
 		gz = bytes.Clone(b.Bytes())
 	}
 	return br, gz
+}
+
+// brotliWindow is the smallest window (log2, within brotli's 10..24) that
+// holds n bytes, so that the whole asset is in reach of every match.
+func brotliWindow(n int) int {
+	return min(max(bits.Len(uint(n+16)), 10), 24)
 }
 
 // Cache-Control of assets: hashed names never change; plain names are
