@@ -24,7 +24,7 @@ if [ -z "$targets" ]; then
 fi
 
 # Go before 1.27 can end a time-bounded run with a bare "context deadline
-# exceeded" when a worker is starved at the deadline (go.dev/issue/75804): no
+# exceeded" when a worker is starved at the deadline (Go issue 75804): no
 # input failed, and none is written. Such a run counts as passed; any other
 # failure, and any run that writes a failing input, fails the script.
 out="$(mktemp)"
@@ -37,7 +37,7 @@ while read -r pkg name; do
 		if grep -q '^    context deadline exceeded$' "$out" &&
 			! grep -q 'Failing input written' "$out" &&
 			[ "$(grep -c '^--- FAIL' "$out")" -eq 1 ]; then
-			echo "fuzz: $name: stopped by the fuzz deadline race (go.dev/issue/75804), no failing input; passed"
+			echo "fuzz: $name: stopped by the fuzz deadline race (Go issue 75804), no failing input; passed"
 			continue
 		fi
 		exit "$status"
