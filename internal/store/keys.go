@@ -86,7 +86,13 @@ func (s *Store) keyQuery(ctx context.Context, f model.KeyFilter) *gorm.DB {
 	if now.IsZero() {
 		now = s.Now()
 	}
-	q := s.db.WithContext(ctx).Model(&model.APIKey{}).Where("team_id = ?", f.TeamID)
+	return filterKeys(s.db.WithContext(ctx).Model(&model.APIKey{}), f, now)
+}
+
+// filterKeys adds f's conditions, at now, to q (a query on api_keys, in a
+// transaction or not): the one definition of every filter and hygiene view.
+func filterKeys(q *gorm.DB, f model.KeyFilter, now time.Time) *gorm.DB {
+	q = q.Where("team_id = ?", f.TeamID)
 	if f.Query != "" {
 		q = q.Where(`lower(name) LIKE ? ESCAPE '\'`, likePattern(f.Query))
 	}

@@ -75,10 +75,9 @@ func (s *Store) ScanRotation(ctx context.Context, limit int) (emitted int, ran b
 			teams = append(teams, part...)
 		}
 		for _, team := range teams {
-			// The same keys as HygieneFilter(…, HygieneRotationDue, now).
-			q := tx.Model(&model.APIKey{}).Where("team_id = ?", team.ID).
-				Where("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", now).
-				Where("replaced_by = '' AND created_at <= ?", now.AddDate(0, 0, -team.RotationDays))
+			// The keys the dashboard's Rotation due view lists.
+			f := HygieneFilter(model.KeyFilter{TeamID: team.ID, RotationDays: team.RotationDays}, HygieneRotationDue, now)
+			q := filterKeys(tx.Model(&model.APIKey{}), f, f.Now)
 			var count int64
 			if err := q.Count(&count).Error; err != nil {
 				return err
