@@ -85,16 +85,32 @@ func limited(c echo.Context, d time.Duration) error {
 	return errTooManyKeyFailures
 }
 
+// bearerChallenge is the WWW-Authenticate header of a refused key (shared,
+// read only: its capacity is its length).
+var bearerChallenge = []string{"Bearer"}
+
 // headerAPIKey is X-API-Key in Go's canonical header form.
 const headerAPIKey = "X-Api-Key" // #nosec G101 -- a header name, not a credential
 
-// apiKeyContextKey holds the request's *verify.Verified.
-const apiKeyContextKey = "api_key"
+// keyContext is the context of a /v1 request behind the key check: the
+// request's Echo context and the key that authenticated it. apiAuth hands
+// it to the handlers instead of storing the key with c.Set, whose map
+// costs two allocations on every request.
+type keyContext struct {
+	echo.Context
+	key *verify.Verified
+}
 
-// apiKey returns the key that authenticated a /v1 request.
+// keyContexts recycles keyContexts: one lives for one request.
+var keyContexts = sync.Pool{New: func() any { return new(keyContext) }}
+
+// apiKey returns the key that authenticated a /v1 request (nil outside
+// apiAuth).
 func apiKey(c echo.Context) *verify.Verified {
-	k, _ := c.Get(apiKeyContextKey).(*verify.Verified)
-	return k
+	if kc, ok := c.(*keyContext); ok {
+		return kc.key
+	}
+	return nil
 }
 
 // keyActor is the audit actor of a /v1 request: its key, from its IP.
@@ -110,8 +126,12 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		c.Set(apiKeyContextKey, k)
-		return next(c)
+		kc := keyContexts.Get().(*keyContext)
+		kc.Context, kc.key = c, k
+		err = next(kc)
+		*kc = keyContext{}
+		keyContexts.Put(kc)
+		return err
 	}
 }
 
@@ -130,7 +150,6 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 // gateway's checkScope), which keeps Authorize's order.
 func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 	ip := c.RealIP()
-	now := s.now()
 	raw, err := apiCredential(c.Request(), s.cfg.AllowQueryKey)
 	if err == nil {
 		d := s.verifier.Authorize(c.Request().Context(), raw, keyRequest(c, ip, "", ""))
@@ -149,11 +168,12 @@ func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 	if model.ErrorCode(err) == model.EUNAUTHORIZED {
 		// Only failures are limited: a valid key never reaches this point,
 		// so it is never refused for its address's failures.
+		now := s.now()
 		if d := s.api.keyFailures.wait(ip, now); d > 0 {
 			return nil, limited(c, d)
 		}
 		s.api.keyFailures.failed(ip, now)
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
+		c.Response().Header()[echo.HeaderWWWAuthenticate] = bearerChallenge
 	}
 	return nil, err
 }

@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/model"
 )
 
@@ -78,6 +81,47 @@ func BenchmarkAPIMiddleware(b *testing.B) {
 			c.Reset(req, w)
 			if err := h(c); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAPIUnknownKey is the flood of DESIGN.md's performance targets
+// in-process: well-formed keys that do not exist, each from an address of
+// its own (so that the failure limiter never answers), after each was seen
+// once (answered from the "not found" cache).
+func BenchmarkAPIUnknownKey(b *testing.B) {
+	app, _ := benchServer(b)
+	h := app.srv.Handler()
+	const n = 2000
+	unknown := make([]string, n)
+	for i := range unknown {
+		raw, err := keys.Generate("kw", "live")
+		if err != nil {
+			b.Fatal(err)
+		}
+		unknown[i] = raw
+	}
+	call := func(i int) int {
+		req := httptest.NewRequest(http.MethodGet, "/v1/whoami", nil)
+		req.RemoteAddr = "10." + strconv.Itoa(i/65536%256) + "." + strconv.Itoa(i/256%256) + "." + strconv.Itoa(i%256) + ":1234"
+		req.Header.Set("X-API-Key", unknown[i%n])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	for i := range n {
+		if code := call(i); code != http.StatusUnauthorized {
+			b.Fatalf("unknown key: %d", code)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if code := call(int(next.Add(1))); code != http.StatusUnauthorized {
+				b.Fatalf("unknown key: %d", code)
 			}
 		}
 	})

@@ -55,35 +55,65 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 	// the group, whose key check it must not pass through.
 	e.POST("/v1/secret-scanning/github", s.handleSecretScanningGitHub)
 
-	g := e.Group("/v1", s.apiAuth)
-	readRoute(g, "/whoami", s.handleWhoami)
-	readRoute(g, "/api-keys", s.handleAPIKeyList, requireScope("api_keys:read"))
-	g.POST("/api-keys", s.handleAPIKeyCreate, requireScope("api_keys:write"))
-	readRoute(g, "/api-keys/:id", s.handleAPIKeyShow, requireScope("api_keys:read"))
-	g.PATCH("/api-keys/:id", s.handleAPIKeyUpdate, requireScope("api_keys:write"))
-	g.DELETE("/api-keys/:id", s.handleAPIKeyDelete, requireScope("api_keys:write"))
-	g.POST("/api-keys/:id/revoke", s.handleAPIKeyRevoke, requireScope("api_keys:write"))
-	g.POST("/api-keys/:id/roll", s.handleAPIKeyRoll, requireScope("api_keys:write"))
-	readRoute(g, "/members", s.handleAPIMemberList, requireScope("members:read"))
-	readRoute(g, "/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
-	g.POST("/keys/verify", s.handleKeyVerify, requireScope("key_verification:read", "api_keys:read"))
-	readRoute(g, "/webhook-endpoints", s.handleAPIWebhookList, requireScope("webhooks:read"))
-	g.POST("/webhook-endpoints", s.handleAPIWebhookCreate, requireScope("webhooks:write"))
-	readRoute(g, "/webhook-endpoints/:id", s.handleAPIWebhookShow, requireScope("webhooks:read"))
-	g.PATCH("/webhook-endpoints/:id", s.handleAPIWebhookUpdate, requireScope("webhooks:write"))
-	g.DELETE("/webhook-endpoints/:id", s.handleAPIWebhookDelete, requireScope("webhooks:write"))
-	readRoute(g, "/webhook-endpoints/:id/deliveries", s.handleAPIWebhookDeliveries, requireScope("webhooks:read"))
-	g.POST("/webhook-endpoints/:id/test", s.handleAPIWebhookTest, requireScope("webhooks:write"))
-	g.POST("/keys/report-leak", s.handleAPIReportLeak)
+	g := apiGroup{e: e, auth: s.apiAuth}
+	g.read("/whoami", s.handleWhoami)
+	g.read("/api-keys", s.handleAPIKeyList, requireScope("api_keys:read"))
+	g.add(http.MethodPost, "/api-keys", s.handleAPIKeyCreate, requireScope("api_keys:write"))
+	g.read("/api-keys/:id", s.handleAPIKeyShow, requireScope("api_keys:read"))
+	g.add(http.MethodPatch, "/api-keys/:id", s.handleAPIKeyUpdate, requireScope("api_keys:write"))
+	g.add(http.MethodDelete, "/api-keys/:id", s.handleAPIKeyDelete, requireScope("api_keys:write"))
+	g.add(http.MethodPost, "/api-keys/:id/revoke", s.handleAPIKeyRevoke, requireScope("api_keys:write"))
+	g.add(http.MethodPost, "/api-keys/:id/roll", s.handleAPIKeyRoll, requireScope("api_keys:write"))
+	g.read("/members", s.handleAPIMemberList, requireScope("members:read"))
+	g.read("/audit-log", s.handleAPIAuditLog, requireScope("audit_log:read"))
+	g.add(http.MethodPost, "/keys/verify", s.handleKeyVerify, requireScope("key_verification:read", "api_keys:read"))
+	g.read("/webhook-endpoints", s.handleAPIWebhookList, requireScope("webhooks:read"))
+	g.add(http.MethodPost, "/webhook-endpoints", s.handleAPIWebhookCreate, requireScope("webhooks:write"))
+	g.read("/webhook-endpoints/:id", s.handleAPIWebhookShow, requireScope("webhooks:read"))
+	g.add(http.MethodPatch, "/webhook-endpoints/:id", s.handleAPIWebhookUpdate, requireScope("webhooks:write"))
+	g.add(http.MethodDelete, "/webhook-endpoints/:id", s.handleAPIWebhookDelete, requireScope("webhooks:write"))
+	g.read("/webhook-endpoints/:id/deliveries", s.handleAPIWebhookDeliveries, requireScope("webhooks:read"))
+	g.add(http.MethodPost, "/webhook-endpoints/:id/test", s.handleAPIWebhookTest, requireScope("webhooks:write"))
+	g.add(http.MethodPost, "/keys/report-leak", s.handleAPIReportLeak)
+	// Any other /v1 path takes a key too, then answers 404 (as an Echo
+	// group with middleware would).
+	e.RouteNotFound("/v1", s.apiAuth(echo.NotFoundHandler))
+	e.RouteNotFound("/v1/*", s.apiAuth(echo.NotFoundHandler))
 
 	e.GET("/openapi.json", s.handleOpenAPI)
 	e.GET("/docs", s.handleDocs, s.optionalUser)
 }
 
-// readRoute registers a read-only route for GET and HEAD (DESIGN.md: both
+// apiGroup registers /v1 routes behind the key check. Unlike an
+// echo.Group it composes each route's middleware (the key check, then the
+// route's own, such as its scope) once, when the route is registered: Echo
+// v4 composes group and route middleware anew for every request, a closure
+// each, and the API's busiest routes are the cheapest.
+type apiGroup struct {
+	e    *echo.Echo
+	auth echo.MiddlewareFunc
+}
+
+// add registers method /v1+path.
+func (g apiGroup) add(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+	g.e.Add(method, "/v1"+path, g.compose(h, mw))
+}
+
+// read registers a read-only route, GET and HEAD /v1+path (DESIGN.md: both
 // need the resource's :read scope; net/http drops a HEAD answer's body).
-func readRoute(g *echo.Group, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
-	g.Match([]string{http.MethodGet, http.MethodHead}, path, h, mw...)
+func (g apiGroup) read(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+	h = g.compose(h, mw)
+	g.e.Add(http.MethodGet, "/v1"+path, h)
+	g.e.Add(http.MethodHead, "/v1"+path, h)
+}
+
+// compose wraps h in mw (the first outermost, as Echo orders them), then
+// in the key check.
+func (g apiGroup) compose(h echo.HandlerFunc, mw []echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return g.auth(h)
 }
 
 // handleOpenAPI serves GET /openapi.json: the OpenAPI 3.1 document of /v1.

@@ -39,12 +39,13 @@ var (
 // (shared, read only: its capacity is its length).
 var varyAcceptEncoding = []string{"Accept-Encoding"}
 
-// compress runs next with its response compressed if the client accepts
-// br or gzip (a step of the stack, web/middleware.go).
-func (s *Server) compress(c echo.Context, next echo.HandlerFunc) error {
+// compressing installs a compressing writer on c's response if the client
+// accepts br or gzip and returns it, or nil (a step of the stack,
+// web/middleware.go; the stack calls release when the handler is done).
+func (s *Server) compressing(c echo.Context) *compressWriter {
 	r := c.Request()
 	if strings.HasPrefix(r.URL.Path, "/static/") {
-		return next(c)
+		return nil
 	}
 	// Whether or not this answer is compressed, it could have been:
 	// caches must keep apart the answers to different Accept-Encodings.
@@ -57,7 +58,7 @@ func (s *Server) compress(c echo.Context, next echo.HandlerFunc) error {
 	}
 	ae := r.Header.Get("Accept-Encoding")
 	if ae == "" || r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {
-		return next(c)
+		return nil
 	}
 	coding := ""
 	switch {
@@ -66,17 +67,32 @@ func (s *Server) compress(c echo.Context, next echo.HandlerFunc) error {
 	case acceptsEncoding(ae, "gzip"):
 		coding = "gzip"
 	default:
-		return next(c)
+		return nil
 	}
 	res := c.Response()
-	cw := &compressWriter{ResponseWriter: res.Writer, coding: coding}
+	cw := compressWriters.Get().(*compressWriter)
+	cw.ResponseWriter, cw.coding = res.Writer, coding
 	res.Writer = cw
-	defer func() {
-		cw.finish()
-		res.Writer = cw.ResponseWriter
-	}()
-	return next(c)
+	return cw
 }
+
+// release ends w's response (see finish), puts back res's own writer and
+// returns w to its pool.
+func (w *compressWriter) release(res *echo.Response) {
+	w.finish()
+	res.Writer = w.ResponseWriter
+	buf := w.buf[:0]
+	if cap(buf) > 4*compressMin {
+		buf = nil // a large body's buffer is not kept
+	}
+	*w = compressWriter{buf: buf}
+	compressWriters.Put(w)
+}
+
+// compressWriters keeps compressWriters with their buffers, so that the
+// many small answers (held back whole, then sent as they are) cost no
+// allocation.
+var compressWriters = sync.Pool{New: func() any { return &compressWriter{buf: make([]byte, 0, compressMin)} }}
 
 // compressWriter holds back up to compressMin bytes to decide whether to
 // compress, then writes through an encoder or as is.

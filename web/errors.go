@@ -12,8 +12,7 @@ import (
 
 // statusOf maps an error to its HTTP status: the one place codes become statuses.
 func statusOf(err error) int {
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
 		return he.Code
 	}
 	switch model.ErrorCode(err) {
@@ -35,15 +34,19 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// codedError is an error that names its own API error code.
+type codedError interface {
+	error
+	APICode() string
+}
+
 // apiCode is the machine-readable code in API error bodies. An error may
 // name its own (web/api_auth.go: invalid_api_key, insufficient_scope).
 func apiCode(status int, err error) string {
-	var coded interface{ APICode() string }
-	if errors.As(err, &coded) {
+	if coded, ok := errors.AsType[codedError](err); ok {
 		return coded.APICode()
 	}
-	var me *model.Error
-	if errors.As(err, &me) {
+	if me, ok := errors.AsType[*model.Error](err); ok {
 		switch me.Code {
 		case model.EINVALID:
 			return "invalid_request"
@@ -77,12 +80,10 @@ func apiCode(status int, err error) string {
 
 // userMessage is what people are told about err.
 func userMessage(status int, err error) string {
-	var me *model.Error
-	if errors.As(err, &me) && me.Code != model.EINTERNAL && me.Message != "" {
+	if me, ok := errors.AsType[*model.Error](err); ok && me.Code != model.EINTERNAL && me.Message != "" {
 		return me.Message
 	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) && status < 500 {
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok && status < 500 {
 		if m, ok := he.Message.(string); ok && m != "" {
 			return m
 		}
@@ -115,6 +116,28 @@ type APIErrorBody struct {
 	RequestID string `json:"request_id"`
 }
 
+// writeAPIError writes e as c.JSON writes APIError{e}, appended by hand
+// into a pooled buffer: error answers are what a flood of bad keys is
+// sent, so they should cost little more than the check that refused them.
+// ?pretty, which Echo's JSON answers honour, goes through c.JSON.
+func writeAPIError(c echo.Context, status int, e APIErrorBody) error {
+	if prettyJSON(c) {
+		return c.JSON(status, APIError{Error: e})
+	}
+	bp := jsonBufs.Get().(*[]byte)
+	b := append((*bp)[:0], `{"error":{"code":`...)
+	b = appendJSONString(b, e.Code)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, e.Message)
+	b = append(b, `,"request_id":`...)
+	b = appendJSONString(b, e.RequestID)
+	b = append(b, "}}\n"...)
+	err := writeJSON(c, status, b)
+	*bp = b
+	jsonBufs.Put(bp)
+	return err
+}
+
 // handleError is the single error pipeline: JSON for /v1, a fragment for
 // htmx, a friendly page otherwise. Internal errors are logged, not shown.
 func (s *Server) handleError(err error, c echo.Context) {
@@ -139,8 +162,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case isAPI(c):
 		// HEAD gets GET's headers (net/http drops the body).
-		body := APIError{Error: APIErrorBody{Code: apiCode(status, err), Message: msg, RequestID: requestIDOf(c)}}
-		werr = c.JSON(status, body)
+		werr = writeAPIError(c, status, APIErrorBody{Code: apiCode(status, err), Message: msg, RequestID: requestIDOf(c)})
 	case isHTMX(c):
 		// htmx does not swap error responses by default; the page's
 		// response-handling config swaps them into the notice area named here.

@@ -200,8 +200,7 @@ func (s *Server) handleGatewayError(err error, c echo.Context) {
 	}
 	status := statusOf(err)
 	msg := userMessage(status, err)
-	var ge *gatewayError
-	if errors.As(err, &ge) {
+	if ge, ok := errors.AsType[*gatewayError](err); ok {
 		msg = ge.msg
 	}
 	if status >= 500 && status != http.StatusBadGateway && status != http.StatusGatewayTimeout {

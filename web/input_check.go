@@ -12,74 +12,73 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// refuseControlChars is the one place where every request's input is
+// controlChars is the one place where every request's input is
 // checked for NUL and other C0 control characters (DESIGN.md, security rule
 // 9), before any handler sees it: the path (and so every path parameter),
 // query values, form values (URL-encoded and multipart) and the strings and
 // names of a JSON body. A path, a query value or a form value may not hold
 // any control character but tab, line feed and carriage return (text areas
 // and search boxes send those); the path holds none at all. Anything else is
-// 400 with a message that says where, and nothing changes. Routes added
-// later are covered without doing anything.
-func (s *Server) refuseControlChars(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if strings.ContainsFunc(r.URL.Path, isControl) {
-			return errControl("the URL path")
-		}
-		if r.URL.RawQuery != "" {
-			for name, vs := range r.URL.Query() {
-				if strings.ContainsFunc(name, isControl) {
-					return errControl("a query parameter name")
-				}
-				for _, v := range vs {
-					if strings.ContainsFunc(v, isUnwantedControl) {
-						return errControl("the query parameter " + printableName(name))
-					}
+// 400 with a message that says where, and nothing changes (the stack,
+// web/middleware.go, runs it before every handler). Routes added later are
+// covered without doing anything.
+func (s *Server) controlChars(c echo.Context) error {
+	r := c.Request()
+	if strings.ContainsFunc(r.URL.Path, isControl) {
+		return errControl("the URL path")
+	}
+	if r.URL.RawQuery != "" {
+		for name, vs := range r.URL.Query() {
+			if strings.ContainsFunc(name, isControl) {
+				return errControl("a query parameter name")
+			}
+			for _, v := range vs {
+				if strings.ContainsFunc(v, isUnwantedControl) {
+					return errControl("the query parameter " + printableName(name))
 				}
 			}
 		}
-		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
-			return next(c)
-		}
-		ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-		switch {
-		case ct == echo.MIMEApplicationForm || ct == echo.MIMEMultipartForm:
-			var form url.Values
-			if ct == echo.MIMEApplicationForm {
-				// Read here whatever the method: net/http parses the body of
-				// POST, PUT and PATCH only.
-				body, err := io.ReadAll(r.Body)
-				if err != nil {
-					return err // the body limit's 413, or a broken connection
-				}
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				form, _ = url.ParseQuery(string(body))
-			} else if mf, err := c.MultipartForm(); err == nil {
-				form = mf.Value
-			}
-			for name, vs := range form {
-				if strings.ContainsFunc(name, isControl) {
-					return errControl("a form field name")
-				}
-				for _, v := range vs {
-					if strings.ContainsFunc(v, isUnwantedControl) {
-						return errControl("the form field " + printableName(name))
-					}
-				}
-			}
-		case ct == echo.MIMEApplicationJSON || strings.HasSuffix(ct, "+json"):
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	switch {
+	case ct == echo.MIMEApplicationForm || ct == echo.MIMEMultipartForm:
+		var form url.Values
+		if ct == echo.MIMEApplicationForm {
+			// Read here whatever the method: net/http parses the body of
+			// POST, PUT and PATCH only.
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				return err // the body limit's 413, or a broken connection
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if where := jsonControl(body); where != "" {
-				return errControl(where)
+			form, _ = url.ParseQuery(string(body))
+		} else if mf, err := c.MultipartForm(); err == nil {
+			form = mf.Value
+		}
+		for name, vs := range form {
+			if strings.ContainsFunc(name, isControl) {
+				return errControl("a form field name")
+			}
+			for _, v := range vs {
+				if strings.ContainsFunc(v, isUnwantedControl) {
+					return errControl("the form field " + printableName(name))
+				}
 			}
 		}
-		return next(c)
+	case ct == echo.MIMEApplicationJSON || strings.HasSuffix(ct, "+json"):
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return err // the body limit's 413, or a broken connection
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if where := jsonControl(body); where != "" {
+			return errControl(where)
+		}
 	}
+	return nil
 }
 
 // isControl reports the C0 control characters and DEL.

@@ -71,31 +71,29 @@ func (s *Server) routeOf(method string, r *http.Request, path string) string {
 	return pc.Path()
 }
 
-// methodNotAllowed answers 405 with Allow (RFC 9110) when the path has
-// routes but none for the request's method, on the dashboard and /v1 alike,
-// before any sign-in, key or CSRF check: a wrong method changes nothing and
-// reveals only what the document of the API says anyway. Without it the
-// catch-all 404 routes would answer instead. Paths with no route at all
-// pass on to their 404.
-func (s *Server) methodNotAllowed(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		real := s.routeTable.load(s.echo)
-		if real[routeKey{r.Method, c.Path()}] {
-			return next(c)
-		}
-		path := echo.GetPath(r)
-		var allow []string
-		for _, m := range allowMethods {
-			if real[routeKey{m, s.routeOf(m, r, path)}] {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) == 0 {
-			return next(c)
-		}
-		c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
-		return echo.NewHTTPError(http.StatusMethodNotAllowed,
-			"This address does not take "+r.Method+" requests; it takes "+strings.Join(allow, ", ")+".")
+// wrongMethod is 405 with Allow (RFC 9110) when the path has routes but
+// none for the request's method, on the dashboard and /v1 alike, and nil
+// otherwise. The stack checks it before any sign-in, key or CSRF check: a
+// wrong method changes nothing and reveals only what the document of the
+// API says anyway. Without it the catch-all 404 routes would answer
+// instead. Paths with no route at all pass on to their 404.
+func (s *Server) wrongMethod(c echo.Context) error {
+	r := c.Request()
+	real := s.routeTable.load(s.echo)
+	if real[routeKey{r.Method, c.Path()}] {
+		return nil
 	}
+	path := echo.GetPath(r)
+	var allow []string
+	for _, m := range allowMethods {
+		if real[routeKey{m, s.routeOf(m, r, path)}] {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		return nil
+	}
+	c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+	return echo.NewHTTPError(http.StatusMethodNotAllowed,
+		"This address does not take "+r.Method+" requests; it takes "+strings.Join(allow, ", ")+".")
 }

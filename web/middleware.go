@@ -130,26 +130,44 @@ func (s *Server) recovered(c echo.Context, r any) error {
 	return fmt.Errorf("panic: %v", r)
 }
 
-// guarded runs steps 4 to 7 of the stack and next.
+// guarded runs steps 4 to 7 of the stack and next, as plain calls: each
+// step is a check that answers or lets the request on, so that a request
+// costs no closure but the ones a step needs (the body limit, and the
+// dashboard's session and CSRF check).
 func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
+	var cw *compressWriter
 	defer func() {
+		if cw != nil {
+			cw.release(c.Response())
+		}
 		if r := recover(); r != nil {
 			err = s.recovered(c, r)
 		}
 	}()
+	cw = s.compressing(c)
+	// A wrong method is 405 with Allow, before any sign-in or key check
+	// (web/methods.go).
+	if err := s.wrongMethod(c); err != nil {
+		return err
+	}
 	if usesSession(c) {
 		next = s.loadSession(s.csrfProtect(next))
 	}
-	// NUL and other control characters are refused for every route
-	// (web/input_check.go).
-	next = s.refuseControlChars(next)
 	if r := c.Request(); r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		next = s.bodyLimit(next)
+		// The body limit wraps the rest: the control character check
+		// reads form and JSON bodies through it.
+		return s.bodyLimit(func(c echo.Context) error { return s.checkedNext(c, next) })(c)
 	}
-	// A wrong method is 405 with Allow, before any sign-in or key check
-	// (web/methods.go).
-	next = s.methodNotAllowed(next)
-	return s.compress(c, next)
+	return s.checkedNext(c, next)
+}
+
+// checkedNext refuses control characters in the request's input
+// (web/input_check.go), then runs next.
+func (s *Server) checkedNext(c echo.Context, next echo.HandlerFunc) error {
+	if err := s.controlChars(c); err != nil {
+		return err
+	}
+	return next(c)
 }
 
 // header is a response header with its value, built once.
@@ -246,7 +264,10 @@ func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.D
 		// itself is logged once (web/outage.go).
 		level = slog.LevelError
 	}
-	s.logger(c).LogAttrs(c.Request().Context(), level, "request",
+	// The request id as the first attribute, as s.logger(c) would have it,
+	// without making the request a logger of its own for one line.
+	s.log.LogAttrs(c.Request().Context(), level, "request",
+		slog.String("request_id", requestIDOf(c)),
 		slog.String("method", c.Request().Method),
 		slog.String("route", c.Path()),
 		slog.String("path", loggedPath(c.Request().URL.Path)),

@@ -121,6 +121,16 @@ func (k *Verified) Restrictions() model.Restrictions {
 	return k.rst.spec.Clone()
 }
 
+// RestrictionSpec is the key's restrictions as stored, without a copy, or
+// nil when it has none: for answers that only read them (whoami). The
+// caller must not change what it points to.
+func (k *Verified) RestrictionSpec() *model.Restrictions {
+	if k.rst == nil {
+		return nil
+	}
+	return &k.rst.spec
+}
+
 // Restricted reports whether the key has any restriction.
 func (k *Verified) Restricted() bool { return k.rst != nil }
 
