@@ -151,11 +151,11 @@ func (s *Store) FindKeys(ctx context.Context, f model.KeyFilter) ([]model.APIKey
 }
 
 // FindKeyRows returns one page of the team's keys matching f, at f.Offset,
-// as FindKeys does, without counting them (for a caller that knows the total). The
-// page's ids are found first, reading only the columns the filter and the
-// order need (on PostgreSQL the covering index api_keys_team_list_idx
-// holds them all), and only the page's rows are read whole: a deep page
-// neither sorts nor reads every key before it.
+// as FindKeys does, without counting them (for a caller that knows the
+// total). The page's ids are found first, reading only the columns the
+// filter and the order need (on PostgreSQL the covering index
+// api_keys_team_list_idx holds them all), and only the page's rows are read
+// whole: a deep page neither sorts nor reads every key before it.
 func (s *Store) FindKeyRows(ctx context.Context, f model.KeyFilter) ([]model.APIKey, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
