@@ -77,14 +77,3 @@ func (s *Server) keyRefused(ctx context.Context, k model.APIKey, now time.Time) 
 func refusedView(r store.RefusedCalls, k model.APIKey) views.RefusedCalls {
 	return views.RefusedCalls{Count: r.Count, LastAt: r.LastAt, LastIP: r.LastIP, Revoked: k.RevokedAt != nil}
 }
-
-// keyHygiene counts the team's keys for the hygiene panel; current is the
-// table's hygiene filter.
-func (s *Server) keyHygiene(ctx context.Context, teamID int64, now time.Time, current string, rotationDays int) (views.Hygiene, error) {
-	h, err := s.store.CountKeyHygiene(ctx, teamID, now, rotationDays)
-	if err != nil {
-		return views.Hygiene{}, err
-	}
-	return views.Hygiene{NeverUsed: h.NeverUsed, Stale: h.Stale, NoExpiry: h.NoExpiry, Expiring: h.Expiring,
-		RotationDue: h.RotationDue, RotationDays: rotationDays, Current: current}, nil
-}

@@ -50,7 +50,7 @@ func parseKeyFilter(q url.Values) views.KeyFilter {
 // toolbar, the pager and the keys-changed refresh swap it); otherwise, and
 // when htmx restores history, the whole page.
 func (s *Server) handleKeyList(c echo.Context) error {
-	l, err := s.keyList(c, parseKeyFilter(c.QueryParams()))
+	l, notices, err := s.keyList(c, parseKeyFilter(c.QueryParams()))
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *Server) handleKeyList(c echo.Context) error {
 	if l.Leaks, err = s.leakNotices(c, ch.TeamName); err != nil {
 		return err
 	}
-	if l.Reminders, err = s.keyReminders(c); err != nil {
+	if l.Reminders, err = s.keyReminders(c, notices); err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, views.KeyListPage(ch, l))
@@ -80,15 +80,12 @@ func (s *Server) handleKeyList(c echo.Context) error {
 
 // keyReminders are the notices at the top of the key table: keys expiring
 // within 7 days or expired in the last 7 (the reminders e-mail would carry,
-// shown when the install sends no e-mail) and disabled webhook endpoints.
-func (s *Server) keyReminders(c echo.Context) ([]string, error) {
+// shown when the install sends no e-mail; n counts them) and disabled
+// webhook endpoints.
+func (s *Server) keyReminders(c echo.Context, n store.KeyNotices) ([]string, error) {
 	ctx := c.Request().Context()
 	var out []string
 	if s.cfg.SMTPURL == "" {
-		n, err := s.store.FindKeyNotices(ctx, teamID(c))
-		if err != nil {
-			return nil, err
-		}
 		if n.Expiring > 0 {
 			out = append(out, plural(n.Expiring, "key expires", "keys expire")+" within 7 days: roll "+pronoun(n.Expiring)+" or set a later expiry (filter Expiring soon).")
 		}
@@ -123,14 +120,20 @@ func pronoun(n int64) string {
 	return "them"
 }
 
-// keyList loads one page of the team's keys for f. A page past the end
-// shows the last page.
-func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, error) {
+// keyList loads one page of the team's keys for f, and the counts of the
+// reminders. A page past the end shows the last page.
+func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, store.KeyNotices, error) {
 	ctx := c.Request().Context()
 	now := s.now().UTC()
 	team, err := s.store.FindTeamByID(ctx, teamID(c))
 	if err != nil {
-		return views.KeyList{}, err
+		return views.KeyList{}, store.KeyNotices{}, err
+	}
+	// One pass over the team's keys counts them all, the hygiene panel and
+	// the reminders; the table without filters needs no count of its own.
+	counts, err := s.store.CountKeys(ctx, teamID(c), now, team.RotationDays)
+	if err != nil {
+		return views.KeyList{}, store.KeyNotices{}, err
 	}
 	mf := model.KeyFilter{
 		TeamID:       teamID(c),
@@ -144,30 +147,30 @@ func (s *Server) keyList(c echo.Context, f views.KeyFilter) (views.KeyList, erro
 		RotationDays: team.RotationDays,
 	}
 	mf = store.HygieneFilter(mf, f.Hygiene, now)
-	rows, total, err := s.store.FindKeys(ctx, mf)
+	find := func() ([]model.APIKey, int64, error) {
+		if !f.Active() {
+			rows, err := s.store.FindKeyRows(ctx, mf)
+			return rows, counts.Total, err
+		}
+		return s.store.FindKeys(ctx, mf)
+	}
+	rows, total, err := find()
 	if err != nil {
-		return views.KeyList{}, err
+		return views.KeyList{}, store.KeyNotices{}, err
 	}
 	if len(rows) == 0 && total > 0 && f.Page > 1 {
 		f.Page = int((total + views.KeysPerPage - 1) / views.KeysPerPage)
 		mf.Offset = (f.Page - 1) * views.KeysPerPage
-		if rows, total, err = s.store.FindKeys(ctx, mf); err != nil {
-			return views.KeyList{}, err
+		if rows, total, err = find(); err != nil {
+			return views.KeyList{}, store.KeyNotices{}, err
 		}
 	}
-	l := views.KeyList{Rows: rows, Filter: f, Total: total, TeamHasKeys: total > 0, Now: now}
-	if total == 0 && f.Active() {
-		_, all, err := s.store.FindKeys(ctx, model.KeyFilter{TeamID: teamID(c), Now: now, Limit: 1})
-		if err != nil {
-			return views.KeyList{}, err
-		}
-		l.TeamHasKeys = all > 0
-	}
-	if l.Hygiene, err = s.keyHygiene(ctx, teamID(c), now, f.Hygiene, team.RotationDays); err != nil {
-		return views.KeyList{}, err
-	}
+	l := views.KeyList{Rows: rows, Filter: f, Total: total, TeamHasKeys: counts.Total > 0, Now: now}
+	h := counts.Hygiene
+	l.Hygiene = views.Hygiene{NeverUsed: h.NeverUsed, Stale: h.Stale, NoExpiry: h.NoExpiry, Expiring: h.Expiring,
+		RotationDue: h.RotationDue, RotationDays: team.RotationDays, Current: f.Hygiene}
 	if l.Activity, err = s.keyActivities(ctx, teamID(c), rows, now, f.Hygiene != "", team.RotationDays); err != nil {
-		return views.KeyList{}, err
+		return views.KeyList{}, store.KeyNotices{}, err
 	}
-	return l, nil
+	return l, counts.Notices, nil
 }

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -67,6 +69,55 @@ type listPage struct {
 	// must appear in the page, so that a sign-in page or an empty table
 	// is not timed by mistake.
 	must string
+}
+
+// listPages are the views of the key table the bench times.
+func listPages(set settings) []listPage {
+	return []listPage{
+		{Name: "first page", Path: "/settings/api-keys", must: keyName(set.TeamKeys - 1)},
+		{Name: "filtered", Path: "/settings/api-keys?q=billing&status=active", must: "billing"},
+		{Name: "deep page", Path: "/settings/api-keys?page=150", must: "billing"},
+	}
+}
+
+// listOnly is BENCH_ONLY=list: the key list's server time alone, on the
+// seeded database, with the team's keys restricted as in the full run. It
+// prints each page's figures and the p95 of the slowest.
+func listOnly(ctx context.Context, db *database, g keyGen, set settings, owner *browser, a *instance, teamID int64) error {
+	var restricted []string
+	for i := set.LoadKeys + 1; i < set.TeamKeys && len(restricted) < set.LoadKeys; i++ {
+		if keyActive(i) {
+			restricted = append(restricted, g.publicID(i))
+		}
+	}
+	if err := restrictKeys(ctx, db.dsn, restricted); err != nil {
+		return fmt.Errorf("restricting keys: %w", err)
+	}
+	note("dashboard: key list server time, %d requests per page", set.ListSamples)
+	if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		note("CPU profile of the key list written to %s", p)
+	}
+	res, err := timeList(ctx, owner, a.timings, listPages(set), 10, set.ListSamples)
+	pprof.StopCPUProfile()
+	if err != nil {
+		return err
+	}
+	worst := 0.0
+	for _, r := range res {
+		fmt.Printf("%-12s p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (%d samples)\n", r.Name, r.P50ms, r.P95ms, r.Maxms, r.Samples)
+		worst = max(worst, r.P95ms)
+	}
+	fmt.Printf("list_p95_ms=%.1f\n", worst)
+	fmt.Println("store calls behind the page, one at a time:")
+	return timeListQueries(ctx, a.st, teamID, 10, set.ListSamples)
 }
 
 // listResult is the server time of one list page.

@@ -86,23 +86,12 @@ func (s *Store) ScanExpiry(ctx context.Context, limit int) (emitted int, ran boo
 
 // KeyNotices counts a team's keys that need attention, for the notice on
 // the API keys page: active keys expiring within 7 days and keys that
-// expired within the last 7 days (not revoked).
+// expired within the last 7 days (not revoked). CountKeys counts them.
 type KeyNotices struct {
 	Expiring int64
 	Expired  int64
 }
 
-// FindKeyNotices returns the team's KeyNotices at the store's clock.
-func (s *Store) FindKeyNotices(ctx context.Context, teamID int64) (KeyNotices, error) {
-	var n KeyNotices
-	now := s.Now()
-	db := s.db.WithContext(ctx).Model(&model.APIKey{})
-	if err := db.Where("team_id = ? AND revoked_at IS NULL AND expires_at > ? AND expires_at <= ?", teamID, now, now.Add(7*24*time.Hour)).
-		Count(&n.Expiring).Error; err != nil {
-		return n, translate(err)
-	}
-	err := s.db.WithContext(ctx).Model(&model.APIKey{}).
-		Where("team_id = ? AND revoked_at IS NULL AND expires_at <= ? AND expires_at > ?", teamID, now, now.Add(-expiredWindow)).
-		Count(&n.Expired).Error
-	return n, translate(err)
-}
+// noticeWindow is how soon an active key must expire to be in the API keys
+// page's notice.
+const noticeWindow = 7 * 24 * time.Hour

@@ -86,26 +86,66 @@ func HygieneFilter(f model.KeyFilter, kind string, now time.Time) model.KeyFilte
 	return f
 }
 
-// CountKeyHygiene counts the team's active keys at now that were never used
-// (and are older than NeverUsedAfter),
-// are stale, never expire, expire within model.ExpiresSoonWindow or, when
-// rotationDays > 0, are due for rotation, in one query. The counts equal the
-// totals FindKeys gives for HygieneFilter.
-func (s *Store) CountKeyHygiene(ctx context.Context, teamID int64, now time.Time, rotationDays int) (KeyHygiene, error) {
+// KeyCounts is what the key list page counts of a team's keys: how many it
+// has in all, the hygiene panel's counts and the reminders' notices.
+type KeyCounts struct {
+	// Total counts every key of the team, whatever its state.
+	Total   int64
+	Hygiene KeyHygiene
+	Notices KeyNotices
+}
+
+// CountKeys counts the team's keys at now in one query: Total, the hygiene
+// counts of CountKeyHygiene (rotation due only when rotationDays > 0) and
+// the KeyNotices (active keys expiring within 7 days, keys not revoked that
+// expired in the last 7). The counts are exact. On PostgreSQL it reads the
+// team's range of the covering index api_keys_team_list_idx, not the
+// table.
+func (s *Store) CountKeys(ctx context.Context, teamID int64, now time.Time, rotationDays int) (KeyCounts, error) {
 	now = now.UTC()
 	rotationCutoff := time.Unix(0, 0).UTC()
 	if rotationDays > 0 {
 		rotationCutoff = now.AddDate(0, 0, -rotationDays)
 	}
-	var h KeyHygiene
+	// active is a key that still works: the state every hygiene count
+	// looks at.
+	const active = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)"
+	var r struct {
+		Total, NeverUsed, Stale, NoExpiry, Expiring, RotationDue int64
+		NoticeExpiring, NoticeExpired                            int64
+	}
 	err := s.db.WithContext(ctx).Model(&model.APIKey{}).
-		Select(`COUNT(CASE WHEN last_used_at IS NULL AND created_at < ? THEN 1 END) AS never_used,
-COUNT(CASE WHEN COALESCE(last_used_at, created_at) < ? THEN 1 END) AS stale,
-COUNT(CASE WHEN expires_at IS NULL THEN 1 END) AS no_expiry,
-COUNT(CASE WHEN expires_at <= ? THEN 1 END) AS expiring,
-COUNT(CASE WHEN replaced_by = '' AND created_at <= ? THEN 1 END) AS rotation_due`,
-			now.Add(-NeverUsedAfter), now.Add(-StaleAfter), now.Add(model.ExpiresSoonWindow), rotationCutoff).
-		Where("team_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", teamID, now).
-		Scan(&h).Error
-	return h, translate(err)
+		Select(`COUNT(*) AS total,
+COUNT(CASE WHEN `+active+` AND last_used_at IS NULL AND created_at < @madeBefore THEN 1 END) AS never_used,
+COUNT(CASE WHEN `+active+` AND COALESCE(last_used_at, created_at) < @unusedSince THEN 1 END) AS stale,
+COUNT(CASE WHEN revoked_at IS NULL AND expires_at IS NULL THEN 1 END) AS no_expiry,
+COUNT(CASE WHEN revoked_at IS NULL AND expires_at > @now AND expires_at <= @expiringBy THEN 1 END) AS expiring,
+COUNT(CASE WHEN `+active+` AND replaced_by = '' AND created_at <= @rotationCutoff THEN 1 END) AS rotation_due,
+COUNT(CASE WHEN revoked_at IS NULL AND expires_at > @now AND expires_at <= @noticeBy THEN 1 END) AS notice_expiring,
+COUNT(CASE WHEN revoked_at IS NULL AND expires_at <= @now AND expires_at > @expiredSince THEN 1 END) AS notice_expired`,
+			map[string]any{
+				"now": now, "madeBefore": now.Add(-NeverUsedAfter), "unusedSince": now.Add(-StaleAfter),
+				"expiringBy": now.Add(model.ExpiresSoonWindow), "rotationCutoff": rotationCutoff,
+				"noticeBy": now.Add(noticeWindow), "expiredSince": now.Add(-expiredWindow),
+			}).
+		Where("team_id = ?", teamID).
+		Scan(&r).Error
+	if err != nil {
+		return KeyCounts{}, translate(err)
+	}
+	return KeyCounts{
+		Total:   r.Total,
+		Hygiene: KeyHygiene{NeverUsed: r.NeverUsed, Stale: r.Stale, NoExpiry: r.NoExpiry, Expiring: r.Expiring, RotationDue: r.RotationDue},
+		Notices: KeyNotices{Expiring: r.NoticeExpiring, Expired: r.NoticeExpired},
+	}, nil
+}
+
+// CountKeyHygiene counts the team's active keys at now that were never used
+// (and are older than NeverUsedAfter),
+// are stale, never expire, expire within model.ExpiresSoonWindow or, when
+// rotationDays > 0, are due for rotation, in one query (CountKeys). The
+// counts equal the totals FindKeys gives for HygieneFilter.
+func (s *Store) CountKeyHygiene(ctx context.Context, teamID int64, now time.Time, rotationDays int) (KeyHygiene, error) {
+	c, err := s.CountKeys(ctx, teamID, now, rotationDays)
+	return c.Hygiene, err
 }
