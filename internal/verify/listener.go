@@ -135,13 +135,15 @@ func (l *Listener) listen(ctx context.Context, downSince time.Time, attempts int
 	}
 	// Listening from here on: anything changed before is re-read now.
 	l.v.ExpireAll()
-	l.connected.Store(true)
-	l.storeUp.Store(true)
+	// Logged before Connected says so, so that whoever sees the listener
+	// connected also finds the line.
 	if downSince.IsZero() {
 		l.log.Info("key change listener connected")
 	} else {
 		l.log.Info("key change listener reconnected", "down_for", time.Since(downSince).Round(time.Millisecond).String(), "attempts", attempts)
 	}
+	l.connected.Store(true)
+	l.storeUp.Store(true)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, l.PingEvery)
 		n, err := conn.WaitForNotification(wctx)
