@@ -86,8 +86,11 @@ func limited(c echo.Context, d time.Duration) error {
 }
 
 // bearerChallenge is the WWW-Authenticate header of a refused key (shared,
-// read only: its capacity is its length).
+// read only: its capacity is its length), set under headerWWWAuthenticate,
+// the header's name in Go's canonical form (as Header.Get looks it up).
 var bearerChallenge = []string{"Bearer"}
+
+const headerWWWAuthenticate = "Www-Authenticate"
 
 // headerAPIKey is X-API-Key in Go's canonical header form.
 const headerAPIKey = "X-Api-Key" // #nosec G101 -- a header name, not a credential
@@ -173,7 +176,7 @@ func (s *Server) authenticate(c echo.Context) (*verify.Verified, error) {
 			return nil, limited(c, d)
 		}
 		s.api.keyFailures.failed(ip, now)
-		c.Response().Header()[echo.HeaderWWWAuthenticate] = bearerChallenge
+		c.Response().Header()[headerWWWAuthenticate] = bearerChallenge
 	}
 	return nil, err
 }
