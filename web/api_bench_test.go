@@ -126,3 +126,17 @@ func BenchmarkAPIUnknownKey(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAPIWhoamiRestricted is cached whoami with a key restricted as
+// make bench's restricted targets have it: a ten-entry IP allowlist whose
+// last entry matches, a rate limit and a quota the load never reaches.
+func BenchmarkAPIWhoamiRestricted(b *testing.B) {
+	app, _ := benchServer(b)
+	_, raw := app.restrictedKey(b, model.Restrictions{
+		AllowedIPs: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+			"198.18.0.0/15", "203.0.113.0/24", "2001:db8::/32", "fd00::/8", "::1", "192.0.2.0/24"},
+		RateLimit: &model.RateLimit{Limit: 1_000_000_000, Period: model.RatePerSecond},
+		Quota:     &model.Quota{Remaining: 1_000_000_000_000},
+	})
+	benchGet(b, app.srv.Handler(), "/v1/whoami", bearer(raw), http.StatusOK)
+}

@@ -62,24 +62,87 @@ func (s *Server) refusal(c echo.Context, d verify.Decision) error {
 // (draft-ietf-httpapi-ratelimit-headers) for the key's rate limit
 // ("rate": q requests per w seconds; r left, full again in t seconds) and
 // quota ("quota": r left, refilled in t seconds), when it has them.
+//
+// It runs on every request of a limited key, so the values are appended to
+// one buffer that becomes one string, and the fields are set under their
+// canonical names with one slice: two allocations, whatever the key has.
 func (s *Server) rateHeaders(h http.Header, d verify.Decision) {
+	if !d.HasRate && !d.HasQuota {
+		return
+	}
+	var buf [160]byte
+	b := buf[:0]
+	var ends [4]int // ends of: rate policy, quota policy, rate state, quota state
 	if d.HasRate {
 		r := d.Rate
-		h.Add("RateLimit-Policy", `"rate";q=`+strconv.FormatInt(r.Limit, 10)+`;w=`+strconv.FormatInt(int64(r.Period/time.Second), 10))
-		h.Add("RateLimit", `"rate";r=`+strconv.FormatInt(r.Remaining, 10)+`;t=`+strconv.Itoa(ceilSeconds(r.Reset)))
+		b = append(b, `"rate";q=`...)
+		b = strconv.AppendInt(b, r.Limit, 10)
+		b = append(b, `;w=`...)
+		b = strconv.AppendInt(b, int64(r.Period/time.Second), 10)
+	}
+	ends[0] = len(b)
+	q := d.Quota
+	refills := d.HasQuota && !q.NextRefill.IsZero()
+	if d.HasQuota {
+		b = append(b, `"quota"`...)
+		if refills {
+			b = append(b, `;q=`...)
+			b = strconv.AppendInt(b, q.RefillAmount, 10)
+		}
+	}
+	ends[1] = len(b)
+	if d.HasRate {
+		b = append(b, `"rate";r=`...)
+		b = strconv.AppendInt(b, d.Rate.Remaining, 10)
+		b = append(b, `;t=`...)
+		b = strconv.AppendInt(b, int64(ceilSeconds(d.Rate.Reset)), 10)
+	}
+	ends[2] = len(b)
+	if d.HasQuota {
+		b = append(b, `"quota";r=`...)
+		b = strconv.AppendInt(b, q.Remaining, 10)
+		if refills {
+			b = append(b, `;t=`...)
+			b = strconv.AppendInt(b, int64(ceilSeconds(q.NextRefill.Sub(s.now()))), 10)
+		}
+	}
+	ends[3] = len(b)
+	all := string(b)
+	vals := make([]string, 0, 4)
+	start := 0
+	for _, end := range ends {
+		if end > start {
+			vals = append(vals, all[start:end])
+		}
+		start = end
+	}
+	// Policy values first, then state values, each in rate, quota order.
+	n := 0
+	if d.HasRate {
+		n++
 	}
 	if d.HasQuota {
-		q := d.Quota
-		v := `"quota";r=` + strconv.FormatInt(q.Remaining, 10)
-		policy := `"quota"`
-		if !q.NextRefill.IsZero() {
-			v += `;t=` + strconv.Itoa(ceilSeconds(q.NextRefill.Sub(s.now())))
-			policy += `;q=` + strconv.FormatInt(q.RefillAmount, 10)
-		}
-		h.Add("RateLimit-Policy", policy)
-		h.Add("RateLimit", v)
+		n++
 	}
+	addValues(h, headerRateLimitPolicy, vals[:n:n])
+	addValues(h, headerRateLimit, vals[n:])
 }
+
+// addValues adds vs to h's field name (canonical), taking vs itself when
+// the field is new.
+func addValues(h http.Header, name string, vs []string) {
+	if old := h[name]; len(old) > 0 {
+		vs = append(old[:len(old):len(old)], vs...)
+	}
+	h[name] = vs
+}
+
+// The RateLimit fields' names in Go's canonical form (as Header.Get looks
+// them up; net/http writes them as set).
+const (
+	headerRateLimitPolicy = "Ratelimit-Policy"
+	headerRateLimit       = "Ratelimit"
+)
 
 func ceilSeconds(d time.Duration) int {
 	if d <= 0 {

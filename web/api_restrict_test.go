@@ -218,7 +218,15 @@ func TestWhoamiShowsRestrictions(t *testing.T) {
 		Quota: &model.Quota{Remaining: 50, RefillAmount: 50, RefillPeriod: model.RefillDay},
 	})
 	var who whoamiJSON
-	app.call(t, "GET", "/v1/whoami", bearer(raw), nil).decode(t, &who)
+	res := app.call(t, "GET", "/v1/whoami", bearer(raw), nil)
+	res.decode(t, &who)
+	// Both limits in both fields, rate first.
+	if p := res.Header.Values("RateLimit-Policy"); len(p) != 2 || p[0] != `"rate";q=100;w=60` || p[1] != `"quota";q=50` {
+		t.Fatalf("RateLimit-Policy %q", p)
+	}
+	if r := res.Header.Values("RateLimit"); len(r) != 2 || r[0] != `"rate";r=99;t=1` || !strings.HasPrefix(r[1], `"quota";r=49;t=`) {
+		t.Fatalf("RateLimit %q", r)
+	}
 	if len(who.AllowedIPs) != 1 || who.AllowedIPs[0] != "127.0.0.0/8" || who.RateLimit == nil || who.RateLimit.Limit != 100 ||
 		who.Quota == nil || who.Quota.RefillPeriod != "day" || who.QuotaRemaining == nil || *who.QuotaRemaining != 49 {
 		t.Fatalf("whoami %+v (quota remaining %v)", who, who.QuotaRemaining)
