@@ -8,7 +8,7 @@ FUZZTIME ?= 15s
 TESTENV := go run ./cmd/testenv --
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test e2e generate lint bench fuzz soak
+.PHONY: help run build test e2e generate css lint bench fuzz soak
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -27,6 +27,15 @@ e2e: ## run the browser tests in web/e2e (needs chromium)
 
 generate: ## regenerate the templ components (*_templ.go, committed)
 	go tool templ generate
+
+css: ## rebuild static/vendor/pico.keyward.min.css from Pico's SCSS (needs npm; versions pinned in static/vendor/pico-build)
+	@command -v npm >/dev/null 2>&1 || { echo "make css needs Node.js and npm (static/vendor/pico-build/package-lock.json pins every package)"; exit 1; }
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	cp static/vendor/pico-build/package.json static/vendor/pico-build/package-lock.json \
+	   static/vendor/pico-build/pico.keyward.scss static/vendor/pico-build/build.mjs "$$tmp"/ && \
+	(cd "$$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) && \
+	node "$$tmp"/build.mjs static/vendor/pico.keyward.min.css && \
+	sha256sum static/vendor/pico.keyward.min.css
 
 lint: ## fail on gofmt differences (generated *_templ.go aside), then go vet
 	@unformatted="$$(gofmt -l . | grep -v '_templ\.go$$' || true)"; \

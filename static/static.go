@@ -5,7 +5,7 @@ package static
 
 import "embed"
 
-// FS is served under /static/: vendor/htmx.min.js, vendor/pico.min.css,
+// FS is served under /static/: vendor/htmx.min.js, vendor/pico.keyward.min.css,
 // app.css, app.js, favicon.svg and icons/*.svg. Development fixtures such as
 // demo.html and the vendoring notes are not embedded.
 //
