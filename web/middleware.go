@@ -111,12 +111,21 @@ func (s *Server) gatewayStack(next echo.HandlerFunc) echo.HandlerFunc {
 // setRequestID takes a well-formed incoming X-Request-ID (from a proxy) or
 // makes one, and sets it on the response, where requestIDOf finds it.
 func (s *Server) setRequestID(c echo.Context) {
-	id := c.Request().Header.Get(echo.HeaderXRequestID)
+	// Looked up under the canonical name: Header.Get would canonicalise
+	// echo.HeaderXRequestID ("X-Request-ID") into a new string each time.
+	var id string
+	if v := c.Request().Header[headerXRequestID]; len(v) > 0 {
+		id = v[0]
+	}
 	if !validRequestID(id) {
 		id = s.ids.next()
 	}
 	c.Response().Header()[echo.HeaderXRequestID] = []string{id}
 }
+
+// headerXRequestID is X-Request-ID in Go's canonical form, as net/http
+// files the request's header.
+const headerXRequestID = "X-Request-Id"
 
 // recovered turns a recovered panic into a 500 through the error pipeline,
 // logging the stack (http.ErrAbortHandler goes on up, as net/http wants).
