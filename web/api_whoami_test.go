@@ -143,3 +143,46 @@ func TestAPIErrorBodyIsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerHeaders: every answer carries DESIGN.md's rule 5 headers;
+// /v1 answers and the probes add no-store, pages X-Frame-Options and
+// Cross-Origin-Opener-Policy (documents a browser shows; a JSON answer is
+// none, and the CSP's frame-ancestors keeps it out of frames).
+func TestAnswerHeaders(t *testing.T) {
+	app := newAPIApp(t)
+	_, raw := app.key(t, app.team.ID, model.PermReadAll)
+	_, narrow := app.key(t, app.team.ID, model.PermRestricted, "api_keys:read")
+	_, limited := app.restrictedKey(t, model.Restrictions{RateLimit: &model.RateLimit{Limit: 100, Period: model.RatePerMinute}})
+	for _, c := range []struct {
+		path    string
+		h       http.Header
+		status  int
+		machine bool
+	}{
+		{"/v1/whoami", bearer(raw), http.StatusOK, true},
+		{"/v1/whoami", bearer(limited), http.StatusOK, true},
+		{"/v1/whoami", nil, http.StatusUnauthorized, true},
+		{"/v1/members", bearer(narrow), http.StatusForbidden, true},
+		{"/healthz", nil, http.StatusOK, true},
+		{"/login", nil, http.StatusOK, false},
+		{"/no-such-page", nil, http.StatusNotFound, false},
+	} {
+		res := app.call(t, http.MethodGet, c.path, c.h, nil)
+		res.wantStatus(t, c.status)
+		h := res.Header
+		if h.Get("Content-Security-Policy") != contentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" ||
+			h.Get("Referrer-Policy") != "same-origin" || h.Get("X-Request-Id") == "" {
+			t.Errorf("%s: rule 5 headers missing: %v", c.path, h)
+		}
+		if h.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: HSTS over plain HTTP", c.path)
+		}
+		doc := h.Get("X-Frame-Options") == "DENY" && h.Get("Cross-Origin-Opener-Policy") == "same-origin"
+		if c.machine && (h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "" || h.Get("Cross-Origin-Opener-Policy") != "") {
+			t.Errorf("%s: want no-store and no document headers: %v", c.path, h)
+		}
+		if !c.machine && !doc {
+			t.Errorf("%s: page without X-Frame-Options and Cross-Origin-Opener-Policy: %v", c.path, h)
+		}
+	}
+}

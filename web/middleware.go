@@ -185,25 +185,41 @@ type header struct {
 	val []string
 }
 
-// securityHeaderSet is DESIGN.md's rule 5 as headers (HSTS apart: see
-// hstsHeader). Every response gets the same slices: net/http only reads
-// them, and an Add elsewhere copies (their capacity is their length).
+// securityHeaderSet is what pages carry: DESIGN.md's rule 5 (HSTS apart:
+// see hstsHeader), and X-Frame-Options and Cross-Origin-Opener-Policy for
+// the browsers and windows that read those. Every response gets the same
+// slices: net/http only reads them, and an Add elsewhere copies (their
+// capacity is their length).
 func securityHeaderSet() []header {
+	return append(ruleFiveHeaders(),
+		header{"X-Frame-Options", []string{"DENY"}},
+		header{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	)
+}
+
+// ruleFiveHeaders are the headers of DESIGN.md's rule 5 that every
+// response carries, HSTS apart.
+func ruleFiveHeaders() []header {
 	return []header{
 		{"Content-Security-Policy", []string{contentSecurityPolicy}},
 		{"X-Content-Type-Options", []string{"nosniff"}},
 		{"Referrer-Policy", []string{"same-origin"}},
-		{"X-Frame-Options", []string{"DENY"}},
-		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
 	}
 }
 
 // apiHeaderSet is what answers to programs carry (the /v1 API and the
-// probes): the same headers of rule 5 as pages, since DESIGN.md asks them
-// of every response, errors included, and no-store, since no /v1 answer is
-// kept by a cache (DESIGN.md's API contract). HSTS as for pages.
+// probes): rule 5's headers, errors included, and no-store, since no /v1
+// answer is kept by a cache (DESIGN.md's API contract). Not
+// X-Frame-Options or Cross-Origin-Opener-Policy: they act on documents a
+// browser shows, a JSON answer is none, and the CSP's frame-ancestors
+// 'none' already keeps every answer out of frames. Two fields fewer keep
+// the header map of a refused key (WWW-Authenticate) and of a limited key
+// (the two RateLimit fields) within the eight entries Go's maps hold
+// before they grow, an allocation of about 2 KB per answer (and as much
+// again for net/http's copy) that a flood of bad keys would pay on every
+// request. HSTS as for pages.
 func apiHeaderSet() []header {
-	return append(securityHeaderSet(), header{"Cache-Control", []string{"no-store"}})
+	return append(ruleFiveHeaders(), header{"Cache-Control", []string{"no-store"}})
 }
 
 // hstsHeader is sent only on requests that came over HTTPS (overHTTPS).
