@@ -89,19 +89,29 @@ func measureFlood(ctx context.Context, a *instance, loadKeys []string, set setti
 			go func() {
 				defer wg.Done()
 				local := map[int]int64{}
+				// One request and one timer per sender, reused (a request
+				// may be sent again once its answer's body is closed): the
+				// flood's own garbage would otherwise set the pace of
+				// garbage collection in this process, which the measured
+				// instance shares.
+				req, _ := http.NewRequestWithContext(fctx, http.MethodGet, a.url+"/v1/whoami", nil)
+				key := []string{""}
+				req.Header["X-Api-Key"] = key
+				timer := time.NewTimer(time.Hour)
+				defer timer.Stop()
 				for j := 0; fctx.Err() == nil; j++ {
 					if wait := time.Until(start.Add(every*time.Duration(j) + every*time.Duration(c)/floodConns)); wait > 0 {
+						timer.Reset(wait)
 						select {
 						case <-fctx.Done():
-						case <-time.After(wait):
+						case <-timer.C:
 						}
 						if fctx.Err() != nil {
 							break
 						}
 					}
 					n := sent.Add(1)
-					req, _ := http.NewRequestWithContext(fctx, http.MethodGet, a.url+"/v1/whoami", nil)
-					req.Header.Set("X-API-Key", bad[int(n)%len(bad)])
+					key[0] = bad[int(n)%len(bad)]
 					resp, err := sources[int(n)%len(sources)].Do(req)
 					if err != nil {
 						continue

@@ -277,7 +277,7 @@ func run(ctx context.Context) (err error) {
 	res.RecordNs = recordCost(a.st)
 
 	note("flood: a valid key's p99 on A, quiet and under %d unknown keys/s", floodRate)
-	if res.Flood, err = measureFlood(ctx, a, loadKeys, set, max(2, set.Cycles/2), 2*time.Second); err != nil {
+	if res.Flood, err = measureFlood(ctx, a, loadKeys, set, set.Cycles, 2*time.Second); err != nil {
 		return err
 	}
 
