@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -94,19 +93,17 @@ func listOnly(ctx context.Context, db *database, g keyGen, set settings, owner *
 		return fmt.Errorf("restricting keys: %w", err)
 	}
 	note("dashboard: key list server time, %d requests per page", set.ListSamples)
+	stopProfile := func() {}
 	if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
-		f, err := os.Create(p)
+		stop, err := startCPUProfile(p)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+		stopProfile = stop
 		note("CPU profile of the key list written to %s", p)
 	}
 	res, err := timeList(ctx, owner, a.timings, listPages(set), 10, set.ListSamples)
-	pprof.StopCPUProfile()
+	stopProfile()
 	if err != nil {
 		return err
 	}

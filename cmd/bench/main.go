@@ -576,17 +576,27 @@ func roundLine(r map[string]figures) string {
 
 // profile writes a CPU profile of one more (unmeasured) run of sg.
 func profile(ctx context.Context, sg segment, set settings, path string) error {
-	f, err := os.Create(path)
+	stop, err := startCPUProfile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
 	_, err = runLoad(ctx, sg.hc, sg.target, set.Conns, 10*time.Second, 0)
-	pprof.StopCPUProfile()
+	stop()
 	return err
+}
+
+// startCPUProfile starts a CPU profile written to path; the returned
+// function stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // recordCost measures what one Recorder.Record call costs in CPU time,
