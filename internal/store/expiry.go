@@ -31,14 +31,8 @@ const expiredWindow = 7 * 24 * time.Hour
 // per call and returns how many events it wrote.
 func (s *Store) ScanExpiry(ctx context.Context, limit int) (emitted int, ran bool, err error) {
 	err = s.inTx(ctx, func(tx *txn) error {
-		if s.dialect == Postgres {
-			var got bool
-			if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", expiryScanLock).Scan(&got).Error; err != nil {
-				return err
-			}
-			if !got {
-				return nil
-			}
+		if got, err := tx.tryScanLock(expiryScanLock); err != nil || !got {
+			return err
 		}
 		ran = true
 		now := s.Now()

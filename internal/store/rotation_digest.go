@@ -33,14 +33,8 @@ const rotationScanLock = 0x6b77_7264 // "kwrd"
 // it wrote.
 func (s *Store) ScanRotation(ctx context.Context, limit int) (emitted int, ran bool, err error) {
 	err = s.inTx(ctx, func(tx *txn) error {
-		if s.dialect == Postgres {
-			var got bool
-			if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", rotationScanLock).Scan(&got).Error; err != nil {
-				return err
-			}
-			if !got {
-				return nil
-			}
+		if got, err := tx.tryScanLock(rotationScanLock); err != nil || !got {
+			return err
 		}
 		ran = true
 		now := s.Now()

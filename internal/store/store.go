@@ -220,6 +220,19 @@ type txn struct {
 	events int
 }
 
+// tryScanLock takes, for the rest of the transaction, the PostgreSQL
+// advisory lock that lets one instance at a time run a periodic scan, and
+// reports whether it got it. Under SQLite, one instance by design, it
+// always does.
+func (tx *txn) tryScanLock(lock int64) (bool, error) {
+	if tx.s.dialect != Postgres {
+		return true, nil
+	}
+	var got bool
+	err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", lock).Scan(&got).Error
+	return got, err
+}
+
 // notifyKey records that the key with hash changed; on PostgreSQL it sends
 // the NOTIFY inside the transaction so it is delivered only on commit.
 func (t *txn) notifyKey(hash string) error {
