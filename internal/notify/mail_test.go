@@ -13,16 +13,15 @@ import (
 	"github.com/keyward/keyward/internal/testdb"
 )
 
-// TestReminderMailThroughSMTP: the expiry scanner's reminders and a
-// disabled endpoint are e-mailed through a real SMTP server to the team's
-// owners and admins (not members, not those who turned reminders off), with
-// the subject, a link to the key, and no raw key or secret anywhere.
-func TestReminderMailThroughSMTP(t *testing.T) {
+// addRecipients adds to the fixture's team, beside its owner
+// (owner@example.com), an admin (admin@example.com), a member
+// (dev@example.com) and a second owner who turned reminders off
+// (quiet@example.com), whom it returns: those whom team e-mail goes to and
+// those it must not.
+func (f *fixture) addRecipients(t *testing.T) model.Membership {
+	t.Helper()
 	ctx := context.Background()
-	f := newFixture(t, testdb.Postgres(t))
-	smtpd := startSMTP(t)
-	admin, err := f.st.AddNewMember(ctx, f.team.ID, "admin@example.com", "hash", model.RoleAdmin, f.actor)
-	if err != nil {
+	if _, err := f.st.AddNewMember(ctx, f.team.ID, "admin@example.com", "hash", model.RoleAdmin, f.actor); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.st.AddNewMember(ctx, f.team.ID, "dev@example.com", "hash", model.RoleMember, f.actor); err != nil {
@@ -35,7 +34,18 @@ func TestReminderMailThroughSMTP(t *testing.T) {
 	if err := f.st.SetReminders(ctx, quiet.UserID, false); err != nil {
 		t.Fatal(err)
 	}
-	_ = admin
+	return quiet
+}
+
+// TestReminderMailThroughSMTP: the expiry scanner's reminders and a
+// disabled endpoint are e-mailed through a real SMTP server to the team's
+// owners and admins (not members, not those who turned reminders off), with
+// the subject, a link to the key, and no raw key or secret anywhere.
+func TestReminderMailThroughSMTP(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, testdb.Postgres(t))
+	smtpd := startSMTP(t)
+	quiet := f.addRecipients(t)
 	mailer, err := notify.NewSMTPMailer("smtp://"+smtpd.Addr, "keyward@example.com")
 	if err != nil {
 		t.Fatal(err)

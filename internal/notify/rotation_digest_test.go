@@ -41,19 +41,7 @@ func TestRotationDigestThroughSMTP(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, testdb.Postgres(t))
 	smtpd := startSMTP(t)
-	if _, err := f.st.AddNewMember(ctx, f.team.ID, "admin@example.com", "hash", model.RoleAdmin, f.actor); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.st.AddNewMember(ctx, f.team.ID, "dev@example.com", "hash", model.RoleMember, f.actor); err != nil {
-		t.Fatal(err)
-	}
-	quiet, err := f.st.AddNewMember(ctx, f.team.ID, "quiet@example.com", "hash", model.RoleOwner, f.actor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.st.SetReminders(ctx, quiet.UserID, false); err != nil {
-		t.Fatal(err)
-	}
+	f.addRecipients(t)
 	f.rotateEvery(t, f.team.ID, 30)
 	young, youngRaw := f.keyAged(t, "Young", 10, nil)
 	mid, midRaw := f.keyAged(t, "Middle", 40, nil)
