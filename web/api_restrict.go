@@ -72,32 +72,33 @@ func (s *Server) rateHeaders(h http.Header, d verify.Decision) {
 	}
 	var buf [160]byte
 	b := buf[:0]
-	var ends [4]int // ends of: rate policy, quota policy, rate state, quota state
-	if d.HasRate {
-		r := d.Rate
-		b = append(b, `"rate";q=`...)
-		b = strconv.AppendInt(b, r.Limit, 10)
-		b = append(b, `;w=`...)
-		b = strconv.AppendInt(b, int64(r.Period/time.Second), 10)
-	}
-	ends[0] = len(b)
+	var ends [4]int // where each value ends in b: the policies, then the states
+	n := 0
 	q := d.Quota
 	refills := d.HasQuota && !q.NextRefill.IsZero()
+	if d.HasRate {
+		b = append(b, `"rate";q=`...)
+		b = strconv.AppendInt(b, d.Rate.Limit, 10)
+		b = append(b, `;w=`...)
+		b = strconv.AppendInt(b, int64(d.Rate.Period/time.Second), 10)
+		ends[n], n = len(b), n+1
+	}
 	if d.HasQuota {
 		b = append(b, `"quota"`...)
 		if refills {
 			b = append(b, `;q=`...)
 			b = strconv.AppendInt(b, q.RefillAmount, 10)
 		}
+		ends[n], n = len(b), n+1
 	}
-	ends[1] = len(b)
+	policies := n
 	if d.HasRate {
 		b = append(b, `"rate";r=`...)
 		b = strconv.AppendInt(b, d.Rate.Remaining, 10)
 		b = append(b, `;t=`...)
 		b = strconv.AppendInt(b, int64(ceilSeconds(d.Rate.Reset)), 10)
+		ends[n], n = len(b), n+1
 	}
-	ends[2] = len(b)
 	if d.HasQuota {
 		b = append(b, `"quota";r=`...)
 		b = strconv.AppendInt(b, q.Remaining, 10)
@@ -105,27 +106,16 @@ func (s *Server) rateHeaders(h http.Header, d verify.Decision) {
 			b = append(b, `;t=`...)
 			b = strconv.AppendInt(b, int64(ceilSeconds(q.NextRefill.Sub(s.now()))), 10)
 		}
+		ends[n], n = len(b), n+1
 	}
-	ends[3] = len(b)
 	all := string(b)
-	vals := make([]string, 0, 4)
+	vals := make([]string, n)
 	start := 0
-	for _, end := range ends {
-		if end > start {
-			vals = append(vals, all[start:end])
-		}
-		start = end
+	for i, end := range ends[:n] {
+		vals[i], start = all[start:end], end
 	}
-	// Policy values first, then state values, each in rate, quota order.
-	n := 0
-	if d.HasRate {
-		n++
-	}
-	if d.HasQuota {
-		n++
-	}
-	addValues(h, headerRateLimitPolicy, vals[:n:n])
-	addValues(h, headerRateLimit, vals[n:])
+	addValues(h, headerRateLimitPolicy, vals[:policies:policies])
+	addValues(h, headerRateLimit, vals[policies:])
 }
 
 // addValues adds vs to h's field name (canonical), taking vs itself when

@@ -40,9 +40,10 @@ var (
 var varyAcceptEncoding = []string{"Accept-Encoding"}
 
 // compressing installs a compressing writer on c's response if the client
-// accepts br or gzip and returns it, or nil (a step of the stack,
+// accepts br or gzip and returns it, or nil; machine is the stack's
+// machineTraffic for the request (a step of the stack,
 // web/middleware.go; the stack calls release when the handler is done).
-func (s *Server) compressing(c echo.Context) *compressWriter {
+func (s *Server) compressing(c echo.Context, machine bool) *compressWriter {
 	r := c.Request()
 	if strings.HasPrefix(r.URL.Path, "/static/") {
 		return nil
@@ -50,7 +51,7 @@ func (s *Server) compressing(c echo.Context) *compressWriter {
 	// Whether or not this answer is compressed, it could have been:
 	// caches must keep apart the answers to different Accept-Encodings.
 	// (Machine traffic is no-store: no cache keeps it.)
-	if !machineTraffic(r.URL.Path) {
+	if !machine {
 		h := c.Response().Header()
 		if _, ok := h["Vary"]; !ok {
 			h["Vary"] = varyAcceptEncoding

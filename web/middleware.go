@@ -75,7 +75,7 @@ func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 		// plain HTTP a browser ignores it, and a client cannot claim it.
 		h[hstsHeader.key] = hstsHeader.val
 	}
-	err := s.guarded(c, next)
+	err := s.guarded(c, next, machine)
 	status := c.Response().Status
 	if err != nil {
 		status = statusOf(err)
@@ -143,7 +143,7 @@ func (s *Server) recovered(c echo.Context, r any) error {
 // step is a check that answers or lets the request on, so that a request
 // costs no closure but the ones a step needs (the body limit, and the
 // dashboard's session and CSRF check).
-func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
+func (s *Server) guarded(c echo.Context, next echo.HandlerFunc, machine bool) (err error) {
 	var cw *compressWriter
 	defer func() {
 		if cw != nil {
@@ -153,7 +153,7 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 			err = s.recovered(c, r)
 		}
 	}()
-	cw = s.compressing(c)
+	cw = s.compressing(c, machine)
 	// A wrong method is 405 with Allow, before any sign-in or key check
 	// (web/methods.go).
 	if err := s.wrongMethod(c); err != nil {
