@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -32,6 +33,38 @@ func statusOf(err error) int {
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
+}
+
+// statusClientClosedRequest is the status logged and counted for a request
+// whose client went away before it was answered (as nginx logs it): the
+// error behind it (often a database query cut short, which the store
+// reports as unavailable) is the client's leaving, not a fault of the
+// server or of its database.
+const statusClientClosedRequest = 499
+
+// clientGone reports whether the request's client has gone away: its
+// context is canceled, which net/http does when the connection closes.
+func clientGone(c echo.Context) bool {
+	return errors.Is(c.Request().Context().Err(), context.Canceled)
+}
+
+// errorStatus is the status a request that ended in err is logged and
+// counted with: statusOf(err), or statusClientClosedRequest when the
+// client went away.
+func errorStatus(c echo.Context, err error) int {
+	if clientGone(c) {
+		return statusClientClosedRequest
+	}
+	return statusOf(err)
+}
+
+// abandoned ends a request whose client went away: nothing is told to
+// anyone (there is no one to answer, and the database is not down), the
+// error is logged at debug level, and the status is recorded as
+// statusClientClosedRequest.
+func (s *Server) abandoned(c echo.Context, err error) {
+	s.logger(c).Debug("request abandoned: the client went away", "err", err)
+	c.Response().WriteHeader(statusClientClosedRequest)
 }
 
 // codedError is an error that names its own API error code.
@@ -142,6 +175,10 @@ func writeAPIError(c echo.Context, status int, e APIErrorBody) error {
 // htmx, a friendly page otherwise. Internal errors are logged, not shown.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if clientGone(c) {
+		s.abandoned(c, err)
 		return
 	}
 	status := statusOf(err)

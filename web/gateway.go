@@ -198,12 +198,20 @@ func (s *Server) handleGatewayError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if clientGone(c) {
+		s.abandoned(c, err)
+		return
+	}
 	status := statusOf(err)
 	msg := userMessage(status, err)
 	if ge, ok := errors.AsType[*gatewayError](err); ok {
 		msg = ge.msg
 	}
-	if status >= 500 && status != http.StatusBadGateway && status != http.StatusGatewayTimeout {
+	switch {
+	case model.ErrorCode(err) == model.EUNAVAILABLE:
+		// Logged once per outage, not per request (web/outage.go).
+		s.outage.refuse(c, err)
+	case status >= 500 && status != http.StatusBadGateway && status != http.StatusGatewayTimeout:
 		s.logger(c).Error("gateway request failed", "status", status, "err", err)
 	}
 	h := c.Response().Header()

@@ -78,7 +78,7 @@ func (s *Server) serve(c echo.Context, next echo.HandlerFunc) error {
 	err := s.guarded(c, next, machine)
 	status := c.Response().Status
 	if err != nil {
-		status = statusOf(err)
+		status = errorStatus(c, err)
 	}
 	took := time.Since(start)
 	s.metrics.observe(c, status, took)
@@ -100,7 +100,7 @@ func (s *Server) gatewayStack(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			status := c.Response().Status
 			if err != nil {
-				status = statusOf(err)
+				status = errorStatus(c, err)
 			}
 			s.logAccess(c, true, status, time.Since(start), err)
 		}()

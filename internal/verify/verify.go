@@ -8,6 +8,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -326,6 +327,11 @@ func (v *Verifier) Check(ctx context.Context, raw string) (*Verified, error) {
 		if v.negative != nil {
 			v.negative.put(&d, entry{until: at + v.negTTL}, ngen)
 		}
+		return nil, err
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller went away before the store answered: that says
+		// nothing about the store, so it is not marked down (which would
+		// hold back the refresh of stale entries) and nothing is served.
 		return nil, err
 	default:
 		v.retryAt.Store(at + int64(staleRetry))

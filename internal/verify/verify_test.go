@@ -259,6 +259,36 @@ func TestStoreDown(t *testing.T) {
 	}
 }
 
+// TestCanceledCheckIsNoOutage: a check whose caller goes away before the
+// store answers fails, but does not mark the store down. Were it marked
+// down, the next check of a stale entry would be answered from the stale
+// entry without asking the store, and a key revoked since would pass.
+func TestCanceledCheckIsNoOutage(t *testing.T) {
+	dsn := testdb.Postgres(t)
+	f := newFixture(t, dsn)
+	v := verify.New(f.st, verify.Options{TTL: 30 * time.Second, StaleIfError: 10 * time.Minute, Now: f.clock.Now})
+	k, raw := f.key(t, model.PermReadAll, nil, nil)
+	if _, err := v.Check(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked on another instance, whose notice this one does not hear.
+	other := openStore(t, dsn, f.clock)
+	if _, err := other.RevokeKey(context.Background(), f.team.ID, k.PublicID, f.actor); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(31 * time.Second) // past the TTL, within the stale window
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := v.Check(gone, raw); err == nil {
+		t.Fatal("a check whose caller went away before the store answered passed")
+	}
+	_, err := v.Check(context.Background(), raw)
+	wantCode(t, "the revoked key's next check, after a canceled one", err, model.EUNAUTHORIZED)
+	if s := v.Stats(); s.StaleServed != 0 {
+		t.Fatalf("%d stale answers with the store up, want 0", s.StaleServed)
+	}
+}
+
 func TestConcurrentChecks(t *testing.T) {
 	f := newFixture(t, testdb.Postgres(t))
 	v := verify.New(f.st, verify.Options{TTL: time.Minute, MaxEntries: 64, Now: f.clock.Now})
