@@ -108,9 +108,14 @@ func (o *outage) close(context.Context) error {
 	return nil
 }
 
-// verifierCollectors expose the verify cache's counters.
-func verifierCollectors(v *verify.Verifier) []prometheus.Collector {
+// verifierCollectors expose the verify cache's counters and the
+// recorder's.
+func verifierCollectors(v *verify.Verifier, r *verify.Recorder) []prometheus.Collector {
 	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_usage_batches_written_total",
+			Help: "Batches of key uses (last used, daily counts) written to the database: one UPDATE and one upsert each, however many requests they hold.",
+		}, func() float64 { return float64(r.Written()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "keyward_verify_stale_served_total",
 			Help: "Key checks answered from a cached entry past its TTL because the database was unreachable (KEYWARD_CACHE_STALE_IF_ERROR).",

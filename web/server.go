@@ -157,7 +157,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	s.outage = newOutage(s)
 	s.OnClose(s.outage.close)
 	s.metrics.reg.MustRegister(s.outage.collectors()...)
-	s.metrics.reg.MustRegister(verifierCollectors(s.verifier)...)
+	s.metrics.reg.MustRegister(verifierCollectors(s.verifier, s.recorder)...)
 	s.metrics.registerLimitMetrics(s.verifier.Rates())
 	acc, err := s.newAccounts()
 	if err != nil {

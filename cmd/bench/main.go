@@ -446,12 +446,12 @@ func buildTargets(set settings, ceilingURL string, a, u, l, r *instance, loadKey
 // within each round, against that round's baseline. Then the cached path's
 // latency is measured at a steady half load (open loop), interleaved with
 // the baseline at the same rate, and the UPDATE statements the recorders
-// ran during the rounds are counted against their flushes.
+// ran during the rounds are counted against the batches they wrote (their
+// flushes that had uses to write).
 func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, set settings) error {
 	// Let the warm-up's last uses be flushed before counting starts.
 	time.Sleep(set.Flush + 200*time.Millisecond)
-	from := time.Now()
-	before := map[*instance]int64{}
+	before, batches := map[*instance]int64{}, map[*instance]int64{}
 	for _, sg := range tg {
 		if sg.recording {
 			n, err := cnt.updates(ctx, sg.in.name)
@@ -459,9 +459,11 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 				return err
 			}
 			before[sg.in] = n
+			// Read after the UPDATEs: a flush in between counts as a batch
+			// and not as an UPDATE, never the other way round.
+			batches[sg.in] = sg.in.recorder.Written()
 		}
 	}
-	windows := map[*instance][]window{}
 	var costs []float64
 	order := mrand.New(mrand.NewPCG(1, 2))
 	note("%d rounds of %d cycles × %d targets × %s at %d connections", set.Rounds, set.Cycles, len(tg), set.Slice, set.Conns)
@@ -486,9 +488,6 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 				}
 				acc[sg.name].add(s)
 				rps[sg.name] = float64(s.requests) / s.end.Sub(s.start).Seconds()
-				if sg.recording {
-					windows[sg.in] = append(windows[sg.in], window{s.start, s.end})
-				}
 			}
 			// Ratios are taken between neighbouring slices of one cycle,
 			// and their median kept, so that a burst of other work on the
@@ -513,14 +512,13 @@ func measureAPI(ctx context.Context, res *results, cnt *counter, tg []segment, s
 	}
 	res.RecorderCosts = costs
 	time.Sleep(set.Flush + 200*time.Millisecond)
-	to := time.Now()
 	for in, n := range before {
 		after, err := cnt.updates(ctx, in.name)
 		if err != nil {
 			return err
 		}
 		res.LastUsed.Updates += after - n
-		res.LastUsed.Flushes += in.busyFlushes(windows[in], from, to)
+		res.LastUsed.Flushes += in.recorder.Written() - batches[in]
 	}
 	for _, sg := range tg {
 		if sg.recording {

@@ -273,7 +273,7 @@ func (r *results) print(w io.Writer) {
 		p("    %-26s %5.2f / %6.2f  ·  %5.2f / %6.2f  ·  %5.2f / %5.2f", l.label, d.P50ms, d.P99ms, sn.P50ms, sn.P99ms, sv.P50ms, sv.P99ms)
 	}
 	p("")
-	p("last-used: %d UPDATE statements on api_keys in %d flush intervals of %s that had uses to write (%.2f per interval), for %s recorded requests",
+	p("last-used: %d UPDATE statements on api_keys in %d flushes (every %s) that had uses to write, as the recorders counted them (%.2f per flush), for %s recorded requests",
 		r.LastUsed.Updates, r.LastUsed.Flushes, set.Flush, s.UpdatesPerFlush, thousands(r.LastUsed.Requests))
 	p("recorder: flushing vs buffering only costs %.1f %% (median of %d cycles); Record() takes %.0f ns of CPU, %.1f %% of a cached whoami's",
 		100*s.RecorderCost, len(r.RecorderCosts), r.RecordNs, 100*s.RecordShare)

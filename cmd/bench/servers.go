@@ -90,11 +90,7 @@ type instance struct {
 	verifier *verify.Verifier
 	recorder *verify.Recorder
 	listener *verify.Listener
-	// flushStart is when the recorder's ticker started: it flushes at
-	// flushStart + k·flush.
-	flushStart time.Time
-	flush      time.Duration
-	timings    *timings
+	timings  *timings
 
 	stop    context.CancelFunc
 	serving sync.WaitGroup
@@ -119,7 +115,7 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 		CacheTTL:      o.cacheTTL,
 		LogFormat:     "json",
 	}
-	in := &instance{name: o.app, st: st, flush: o.flush}
+	in := &instance{name: o.app, st: st}
 	rates := limit.NewRates(limit.RateOptions{Logger: log})
 	if o.redis != "" {
 		rdb, err := limit.NewRedis(o.redis)
@@ -180,7 +176,6 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 		go func() { _ = hs.Serve(tl) }()
 	}
 	if o.flush > 0 {
-		in.flushStart = time.Now()
 		in.recorder.Start(o.flush)
 	}
 	return in, nil
@@ -204,35 +199,6 @@ func (in *instance) close() {
 		_ = c()
 	}
 	in.st.Close()
-}
-
-// window is a time during which an instance was sent /v1 requests.
-type window struct{ start, end time.Time }
-
-// busyFlushes counts the recorder's flushes in (from, to] that had
-// something to write: those whose interval overlaps a window in which the
-// instance was recording uses. A correct recorder writes at most one UPDATE
-// per such flush; a flush with nothing pending writes none.
-func (in *instance) busyFlushes(windows []window, from, to time.Time) int64 {
-	if in.flush <= 0 {
-		return 0
-	}
-	var n int64
-	for k := int64(1); ; k++ {
-		tick := in.flushStart.Add(time.Duration(k) * in.flush)
-		if tick.After(to) {
-			return n
-		}
-		if !tick.After(from) {
-			continue
-		}
-		for _, w := range windows {
-			if w.start.Before(tick) && w.end.After(tick.Add(-in.flush)) {
-				n++
-				break
-			}
-		}
-	}
 }
 
 // timings keeps the server time of requests, measured around the handler.

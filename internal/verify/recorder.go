@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/model"
@@ -25,6 +26,9 @@ type Recorder struct {
 	pending map[useKey]model.KeyUse
 
 	flushMu sync.Mutex // one flush at a time, so retries merge in order
+	// written counts the batches written (flushes that had uses to write
+	// and succeeded).
+	written atomic.Int64
 
 	startOnce, closeOnce sync.Once
 	stop, done           chan struct{}
@@ -102,9 +106,16 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	err := r.st.RecordUses(ctx, uses)
 	if err != nil {
 		r.mergeBack(batch)
+		return err
 	}
-	return err
+	r.written.Add(1)
+	return nil
 }
+
+// Written returns how many batches have been written: the flushes that
+// had uses to write and succeeded (a flush with nothing buffered writes
+// nothing and is not counted).
+func (r *Recorder) Written() int64 { return r.written.Load() }
 
 // mergeBack returns a batch that could not be written to the buffer.
 func (r *Recorder) mergeBack(batch map[useKey]model.KeyUse) {

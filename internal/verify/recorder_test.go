@@ -54,6 +54,9 @@ func TestRecorderBatchesAndRetries(t *testing.T) {
 	if n := proxy.Count("INSERT"); n != 1 {
 		t.Fatalf("flush ran %d INSERT statements, want 1", n)
 	}
+	if n := rec.Written(); n != 1 {
+		t.Fatalf("%d batches counted as written after one flush, want 1", n)
+	}
 	for _, k := range ks {
 		at, ip := lastUsed(t, f, k)
 		if at == nil || ip != "192.0.2.7" {
@@ -79,19 +82,22 @@ func TestRecorderBatchesAndRetries(t *testing.T) {
 
 	// Nothing buffered: a flush writes nothing.
 	proxy.Reset()
-	if err := rec.Flush(ctx); err != nil || len(proxy.Statements()) != 0 {
-		t.Fatalf("empty flush: %v, statements %q", err, proxy.Statements())
+	if err := rec.Flush(ctx); err != nil || len(proxy.Statements()) != 0 || rec.Written() != 1 {
+		t.Fatalf("empty flush: %v, statements %q, %d batches written", err, proxy.Statements(), rec.Written())
 	}
 
 	// A failed flush keeps its data, merged with later uses, for the next.
 	rec.Record(ks[0].ID, "192.0.2.8", base.Add(time.Hour))
 	proxy.SetDown(true)
-	if err := rec.Flush(ctx); err == nil {
-		t.Fatal("flush with the database down succeeded")
+	if err := rec.Flush(ctx); err == nil || rec.Written() != 1 {
+		t.Fatalf("flush with the database down: %v, %d batches written, want an error and 1", err, rec.Written())
 	}
 	rec.Record(ks[0].ID, "192.0.2.9", base.Add(30*time.Minute))
 	proxy.SetDown(false)
 	waitFor(t, "a flush after the database returns", func() bool { return rec.Flush(ctx) == nil })
+	if n := rec.Written(); n != 2 {
+		t.Fatalf("%d batches written after the retry, want 2", n)
+	}
 	if at, ip := lastUsed(t, f, ks[0]); !at.Equal(base.Add(time.Hour)) || ip != "192.0.2.8" {
 		t.Fatalf("after retry: last used %v from %q, want %v from 192.0.2.8", at, ip, base.Add(time.Hour))
 	}
