@@ -159,7 +159,13 @@ func (q *Quotas) Spend(ctx context.Context, keyID, version int64, now time.Time)
 		k.info.Store(nx)
 		return result(nx, nx.lease.Units-1, true), nil
 	}
-	l, err := q.l.LeaseQuota(ctx, keyID, q.maxLease, now)
+	// The lease serves every request of the key on this instance, not only
+	// this one: a caller that goes away must not cut it short (units the
+	// database handed out in a commit whose answer was never read would be
+	// lost to the key), so it runs on its own deadline.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseTimeout)
+	defer cancel()
+	l, err := q.l.LeaseQuota(lctx, keyID, q.maxLease, now)
 	if err != nil {
 		var me *model.Error
 		if errors.As(err, &me) && me.Code == model.ENOTFOUND {
@@ -178,6 +184,9 @@ func (q *Quotas) Spend(ctx context.Context, keyID, version int64, now time.Time)
 	k.info.Store(in)
 	return result(in, l.Units-1, true), nil
 }
+
+// leaseTimeout bounds the taking of a lease.
+const leaseTimeout = 5 * time.Second
 
 func newLeaseInfo(l model.QuotaLease) *leaseInfo {
 	in := &leaseInfo{lease: l, until: 1<<63 - 1}
@@ -204,7 +213,7 @@ func (q *Quotas) prefetch(keyID int64, k *quotaKey, version int64) {
 	go func() {
 		defer q.fetches.Done()
 		defer k.fetching.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
 		defer cancel()
 		l, err := q.l.LeaseQuota(ctx, keyID, q.maxLease, time.Now())
 		if err != nil || l.Units == 0 || l.Version < version {

@@ -167,3 +167,32 @@ func TestQuotaRefillWithClock(t *testing.T) {
 		}
 	})
 }
+
+// TestQuotaLeaseOutlivesItsCaller: the lease a request takes serves every
+// later request of the key, so a caller that goes away does not cut it
+// short: it is taken and kept, and no unit is lost.
+func TestQuotaLeaseOutlivesItsCaller(t *testing.T) {
+	const n = 100
+	now := func() time.Time { return time.Now() }
+	st, k := quotaKey(t, testdb.Postgres(t), now, model.Quota{Remaining: n})
+	q := limit.NewQuotas(st, limit.QuotaOptions{MaxLease: 10})
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := q.Spend(gone, k.ID, k.QuotaVersion, now())
+	if err != nil || !res.Allowed {
+		t.Fatalf("a request whose caller went away: %+v %v, want its lease taken and the unit spent", res, err)
+	}
+	left, ok := q.Left(k.ID)
+	if !ok {
+		t.Fatal("no lease held after the canceled caller's request")
+	}
+	if db := remaining(t, st, k); left != n-1 || db != n-10 {
+		t.Fatalf("left %d (database %d), want %d with %d in the database", left, db, n-1, n-10)
+	}
+	if err := q.Close(context.Background(), now()); err != nil {
+		t.Fatal(err)
+	}
+	if db := remaining(t, st, k); db != n-1 {
+		t.Fatalf("after Close the database holds %d, want %d: units lost", db, n-1)
+	}
+}

@@ -9,6 +9,7 @@ package limit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -117,6 +118,12 @@ func (r *Rates) Allow(ctx context.Context, keyID int64, lim model.RateLimit, now
 				r.log.Info("Redis answers again: rate limits are shared across instances")
 			}
 			return res
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// The caller went away before Redis answered: that says
+			// nothing about Redis, which is neither marked down nor
+			// counted as failing. The request is decided in process.
+			return r.local.allow(keyID, lim.Limit, period, now)
 		}
 		if r.down.CompareAndSwap(false, true) {
 			r.outages.Add(1)

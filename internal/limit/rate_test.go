@@ -175,3 +175,33 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 		t.Fatalf("after recovery key 1 admitted %d, want 5 (degraded %v)", n, r.Degraded())
 	}
 }
+
+// TestCanceledCallIsNoRedisOutage: a caller that goes away while its limit
+// is being checked in Redis cuts the call short. That is not Redis
+// failing: limits stay shared, and no outage is counted or logged.
+func TestCanceledCallIsNoRedisOutage(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb, err := limit.NewRedis("redis://" + srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	logs := &syncLog{}
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix(), Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	lim := model.RateLimit{Limit: 5, Period: model.RatePerHour}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.Allow(gone, 1, lim, time.Now())
+	if r.Degraded() || r.Outages() != 0 || r.Fallbacks() != 0 || logs.count("Redis is unreachable") != 0 {
+		t.Fatalf("a canceled call taken for a Redis outage: degraded %v, outages %d, fallbacks %d\n%s",
+			r.Degraded(), r.Outages(), r.Fallbacks(), logs.b.String())
+	}
+	// Still shared: key 1's five requests are counted in Redis.
+	n := 0
+	for r.Allow(context.Background(), 1, lim, time.Now()).Allowed {
+		n++
+	}
+	if n != 5 || r.Fallbacks() != 0 {
+		t.Fatalf("after a canceled call key 1 admitted %d through Redis, want 5 (fallbacks %d)", n, r.Fallbacks())
+	}
+}
