@@ -164,7 +164,8 @@ type KeyFilter struct {
 	Sort        string    // KeySortCreated (default), KeySortLastUsed, KeySortName
 	Now         time.Time
 	// Stale lists only keys whose last use (or creation, if never used) is
-	// before this time; zero for no such filter.
+	// before this time, a UTC midnight (the last use is compared by its
+	// day); zero for no such filter.
 	UnusedSince time.Time
 	NeverUsed   bool
 	// MadeBefore lists only keys created before this time (a key made in

@@ -11,7 +11,7 @@ import (
 // active keys (revoked and expired keys already fail every call).
 const (
 	HygieneNeverUsed = "never_used" // never used, and created more than NeverUsedAfter ago
-	HygieneStale     = "stale"      // unused (or, if never used, created) more than StaleAfter ago
+	HygieneStale     = "stale"      // unused (or, if never used, created) since before the day StaleAfter ago
 	HygieneNoExpiry  = "no_expiry"  // never expire
 	HygieneExpiring  = "expiring"   // expire within model.ExpiresSoonWindow
 	// HygieneRotationDue: not rolled and older than the team's rotation_days.
@@ -25,6 +25,15 @@ const NeverUsedAfter = 24 * time.Hour
 // StaleAfter is how long a key may go unused before it is a candidate for
 // cleanup.
 const StaleAfter = 90 * 24 * time.Hour
+
+// staleCutoff is the start (UTC) of the day StaleAfter before now: a key is
+// stale when its last use (or, if never used, its creation) came before
+// it. Days, not instants, because the last use is read from the key
+// list's index as its day (api_keys.last_used_day), which changes once a
+// day per key, so that the last-use flushes update keys in place.
+func staleCutoff(now time.Time) time.Time {
+	return now.Add(-StaleAfter).UTC().Truncate(24 * time.Hour)
+}
 
 // KeyHygiene counts a team's active keys that deserve a look. A key may be
 // counted more than once (a key never used in 100 days is also stale).
@@ -70,7 +79,7 @@ func HygieneFilter(f model.KeyFilter, kind string, now time.Time) model.KeyFilte
 		f.NeverUsed = true
 		f.MadeBefore = now.Add(-NeverUsedAfter)
 	case HygieneStale:
-		f.UnusedSince = now.Add(-StaleAfter)
+		f.UnusedSince = staleCutoff(now)
 	case HygieneNoExpiry:
 		f.NeverExpire = true
 	case HygieneExpiring:
@@ -116,15 +125,15 @@ func (s *Store) CountKeys(ctx context.Context, teamID int64, now time.Time, rota
 	}
 	err := s.db.WithContext(ctx).Model(&model.APIKey{}).
 		Select(`COUNT(*) AS total,
-COUNT(CASE WHEN `+active+` AND last_used_at IS NULL AND created_at < @madeBefore THEN 1 END) AS never_used,
-COUNT(CASE WHEN `+active+` AND COALESCE(last_used_at, created_at) < @unusedSince THEN 1 END) AS stale,
+COUNT(CASE WHEN `+active+` AND last_used_day IS NULL AND created_at < @madeBefore THEN 1 END) AS never_used,
+COUNT(CASE WHEN `+active+` AND COALESCE(last_used_day, created_at) < @unusedSince THEN 1 END) AS stale,
 COUNT(CASE WHEN revoked_at IS NULL AND expires_at IS NULL THEN 1 END) AS no_expiry,
 COUNT(CASE WHEN revoked_at IS NULL AND expires_at > @now AND expires_at <= @expiringBy THEN 1 END) AS expiring,
 COUNT(CASE WHEN `+active+` AND replaced_by = '' AND created_at <= @rotationCutoff THEN 1 END) AS rotation_due,
 COUNT(CASE WHEN revoked_at IS NULL AND expires_at > @now AND expires_at <= @noticeBy THEN 1 END) AS notice_expiring,
 COUNT(CASE WHEN revoked_at IS NULL AND expires_at <= @now AND expires_at > @expiredSince THEN 1 END) AS notice_expired`,
 			map[string]any{
-				"now": now, "madeBefore": now.Add(-NeverUsedAfter), "unusedSince": now.Add(-StaleAfter),
+				"now": now, "madeBefore": now.Add(-NeverUsedAfter), "unusedSince": staleCutoff(now),
 				"expiringBy": now.Add(model.ExpiresSoonWindow), "rotationCutoff": rotationCutoff,
 				"noticeBy": now.Add(noticeWindow), "expiredSince": now.Add(-expiredWindow),
 			}).

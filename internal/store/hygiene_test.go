@@ -164,7 +164,7 @@ func TestHygieneFilter(t *testing.T) {
 		want model.KeyFilter
 	}{
 		{HygieneNeverUsed, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverUsed: true, MadeBefore: now.Add(-NeverUsedAfter)}},
-		{HygieneStale, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, UnusedSince: now.Add(-StaleAfter)}},
+		{HygieneStale, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, UnusedSince: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)}},
 		{HygieneNoExpiry, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, NeverExpire: true}},
 		{HygieneExpiring, model.KeyFilter{TeamID: 7, Query: "x", Now: now, Status: model.StatusActive, ExpiringBy: now.Add(model.ExpiresSoonWindow)}},
 		{"", base},

@@ -108,13 +108,13 @@ func filterKeys(q *gorm.DB, f model.KeyFilter, now time.Time) *gorm.DB {
 		q = q.Where("environment = ?", f.Environment)
 	}
 	if f.NeverUsed {
-		q = q.Where("last_used_at IS NULL")
+		q = q.Where("last_used_day IS NULL")
 	}
 	if !f.MadeBefore.IsZero() {
 		q = q.Where("created_at < ?", f.MadeBefore)
 	}
 	if !f.UnusedSince.IsZero() {
-		q = q.Where("COALESCE(last_used_at, created_at) < ?", f.UnusedSince)
+		q = q.Where("COALESCE(last_used_day, created_at) < ?", f.UnusedSince)
 	}
 	if f.NeverExpire {
 		q = q.Where("expires_at IS NULL")

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/testdb"
+)
+
+// TestLastUsedDay: api_keys.last_used_day, which the hygiene counts read,
+// is the UTC midnight of the last use, follows every flush, and is unset
+// for a key never used.
+func TestLastUsedDay(t *testing.T) {
+	testdb.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 23, 59, 59, 0, time.UTC)
+		st, acme, _, act := activityStore(t, dsn, &now)
+		used := mustKey(t, st, acme.ID, "used", nil, act)
+		mustKey(t, st, acme.ID, "never used", nil, act)
+		onDay := func(day time.Time) int64 {
+			t.Helper()
+			var n int64
+			if err := st.db.WithContext(ctx).Model(&model.APIKey{}).Where("team_id = ? AND last_used_day = ?", acme.ID, day).Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		var unset int64
+		if err := st.db.WithContext(ctx).Model(&model.APIKey{}).Where("team_id = ? AND last_used_day IS NULL", acme.ID).Count(&unset).Error; err != nil {
+			t.Fatal(err)
+		}
+		if unset != 2 {
+			t.Fatalf("%d keys without a last-used day before any use, want 2", unset)
+		}
+		for _, at := range []time.Time{now, now.Add(2 * time.Second)} {
+			if err := st.RecordUses(ctx, []model.KeyUse{{KeyID: used.ID, At: at, IP: "192.0.2.9", Requests: 1}}); err != nil {
+				t.Fatal(err)
+			}
+			day := at.Truncate(24 * time.Hour)
+			if n := onDay(day); n != 1 {
+				t.Fatalf("after a use at %v, %d keys have the last-used day %v, want 1", at, n, day)
+			}
+		}
+	})
+}
+
+// TestLastUseUpdatesInPlace: on PostgreSQL, a flush that moves a key's
+// last use within the same day changes no indexed column, so the rows are
+// updated in place (HOT), adding no index entries. (While last_used_at was
+// indexed, none was.)
+func TestLastUseUpdatesInPlace(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	st, acme, _, act := activityStore(t, testdb.Postgres(t), &now)
+	const n = 20
+	var uses []model.KeyUse
+	for range n {
+		k := mustKey(t, st, acme.ID, "busy", nil, act)
+		uses = append(uses, model.KeyUse{KeyID: k.ID, At: now, IP: "192.0.2.9", Requests: 3})
+	}
+	if err := st.RecordUses(ctx, uses); err != nil {
+		t.Fatal(err)
+	}
+	for i := range uses {
+		uses[i].At = now.Add(time.Hour)
+	}
+	last, _ := st.groupUses(uses)
+	lastJSON, err := json.Marshal(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The counters of this connection's statistics not yet reported, read
+	// before and after the flush's UPDATE in one transaction (so on one
+	// connection): their difference is that statement's.
+	type counts struct{ Upd, Hot int64 }
+	var before, after counts
+	read := func(tx *gorm.DB, c *counts) error {
+		return tx.Raw("SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'api_keys'").Scan(c).Error
+	}
+	err = st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := read(tx, &before); err != nil {
+			return err
+		}
+		if err := tx.Exec(pgLastUsedSQL, string(lastJSON)).Error; err != nil {
+			return err
+		}
+		return read(tx, &after)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A row whose page has no room left moves to another page, which is no
+	// in-place update; the pages' free space (fillfactor) makes that rare.
+	if upd, hot := after.Upd-before.Upd, after.Hot-before.Hot; upd != n || hot*10 < upd*9 {
+		t.Fatalf("the flush updated %d rows, %d of them in place; want %d, at least 90 %% in place", upd, hot, n)
+	}
+}
