@@ -70,7 +70,7 @@ func takeSnapshot(t testing.TB, dsn string, usedKeys ...int64) dbSnapshot {
 		case "sessions":
 			q = "SELECT jsonb_build_array(id, user_id, created_at)::text FROM sessions WHERE cardinality($1::bigint[]) >= 0 ORDER BY 1"
 		case "api_keys":
-			q = `SELECT (to_jsonb(t) - CASE WHEN t.id = ANY($1) THEN ARRAY['last_used_at', 'last_used_ip'] ELSE ARRAY[]::text[] END)::text
+			q = `SELECT (to_jsonb(t) - CASE WHEN t.id = ANY($1) THEN ARRAY['last_used_at', 'last_used_day', 'last_used_ip'] ELSE ARRAY[]::text[] END)::text
 				FROM api_keys t ORDER BY 1`
 		case "key_usage":
 			q = "SELECT to_jsonb(t)::text FROM key_usage t WHERE NOT (t.key_id = ANY($1)) ORDER BY 1"
