@@ -132,7 +132,10 @@ func filterKeys(q *gorm.DB, f model.KeyFilter, now time.Time) *gorm.DB {
 func keyOrder(sort string) string {
 	switch sort {
 	case model.KeySortLastUsed:
-		return "last_used_at DESC NULLS LAST, id DESC"
+		// The day first (api_keys_team_used_day_idx gives the keys in its
+		// order), then the time within it: the same order as
+		// last_used_at's, with only a day's keys to sort.
+		return "last_used_day DESC NULLS LAST, last_used_at DESC NULLS LAST, id DESC"
 	case model.KeySortName:
 		return "lower(name) ASC, id ASC"
 	}

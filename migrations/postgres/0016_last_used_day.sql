@@ -7,7 +7,8 @@
 -- indexes. The indexes now hold last_used_day instead, the UTC day of the
 -- last use, which changes at most once a day per key; the hygiene counts
 -- and filters (never used, unused for 90 days) read it from the covering
--- index. The sort by last use sorts the team's keys without an index.
+-- index, and the sort by last use reads api_keys_team_used_day_idx in day
+-- order, sorting only each day's keys by the exact time.
 -- fillfactor leaves room in each page for the in-place updates; adding the
 -- stored column rewrites the table (briefly locking it), which applies it to
 -- every page at once.
@@ -18,6 +19,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS api_keys_team_list_day_idx ON api_keys (
     INCLUDE (revoked_at, expires_at, last_used_day, replaced_by, environment, name);
 DROP INDEX CONCURRENTLY IF EXISTS api_keys_team_list_idx;
 ALTER INDEX api_keys_team_list_day_idx RENAME TO api_keys_team_list_idx;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS api_keys_team_used_day_idx ON api_keys (team_id, last_used_day DESC NULLS LAST);
 DROP INDEX CONCURRENTLY IF EXISTS api_keys_team_last_used_idx;
 
 -- +goose Down
@@ -26,5 +28,6 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS api_keys_team_list_at_idx ON api_keys (t
     INCLUDE (revoked_at, expires_at, last_used_at, replaced_by, environment, name);
 DROP INDEX CONCURRENTLY IF EXISTS api_keys_team_list_idx;
 ALTER INDEX api_keys_team_list_at_idx RENAME TO api_keys_team_list_idx;
+DROP INDEX CONCURRENTLY IF EXISTS api_keys_team_used_day_idx;
 ALTER TABLE api_keys DROP COLUMN IF EXISTS last_used_day;
 ALTER TABLE api_keys RESET (fillfactor);

@@ -9,8 +9,14 @@ ALTER TABLE api_keys ADD COLUMN last_used_day DATETIME
 DROP INDEX api_keys_team_list_idx;
 CREATE INDEX api_keys_team_list_idx ON api_keys (team_id, created_at DESC, id DESC,
     revoked_at, expires_at, last_used_day, replaced_by, environment, name);
+-- The sort by last use reads the keys in day order (NULLs last in DESC
+-- order), sorting each day's keys by the exact time.
+DROP INDEX api_keys_team_last_used_idx;
+CREATE INDEX api_keys_team_used_day_idx ON api_keys (team_id, last_used_day DESC);
 
 -- +goose Down
+DROP INDEX api_keys_team_used_day_idx;
+CREATE INDEX api_keys_team_last_used_idx ON api_keys (team_id, last_used_at DESC, id DESC);
 DROP INDEX api_keys_team_list_idx;
 CREATE INDEX api_keys_team_list_idx ON api_keys (team_id, created_at DESC, id DESC,
     revoked_at, expires_at, last_used_at, replaced_by, environment, name);
