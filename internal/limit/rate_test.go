@@ -108,19 +108,28 @@ func (l *syncLog) count(s string) int {
 	return strings.Count(l.b.String(), s)
 }
 
-// Redis killed mid-test: the limiter decides in process (a request is
-// never refused or stalled for Redis's sake), logs the outage once, counts
-// the fallbacks, and shares limits again once Redis is back.
-func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
+// redisRates returns rate limits shared through a Redis of the test's own
+// (retry: how long after a failure Redis is tried again; 0 for the
+// default), and the log it writes to.
+func redisRates(t *testing.T, retry time.Duration) (*testredis.Server, *limit.Rates, *syncLog) {
+	t.Helper()
 	srv := testredis.Start(t)
 	rdb, err := limit.NewRedis("redis://" + srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
 	logs := &syncLog{}
-	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix(), Retry: 50 * time.Millisecond,
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix(), Retry: retry,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	return srv, r, logs
+}
+
+// Redis killed mid-test: the limiter decides in process (a request is
+// never refused or stalled for Redis's sake), logs the outage once, counts
+// the fallbacks, and shares limits again once Redis is back.
+func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
+	srv, r, logs := redisRates(t, 50*time.Millisecond)
 	lim := model.RateLimit{Limit: 5, Period: model.RatePerHour}
 	ctx := context.Background()
 	for range 5 {
@@ -180,14 +189,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 // is being checked in Redis cuts the call short. That is not Redis
 // failing: limits stay shared, and no outage is counted or logged.
 func TestCanceledCallIsNoRedisOutage(t *testing.T) {
-	srv := testredis.Start(t)
-	rdb, err := limit.NewRedis("redis://" + srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	logs := &syncLog{}
-	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix(), Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	_, r, logs := redisRates(t, 0)
 	lim := model.RateLimit{Limit: 5, Period: model.RatePerHour}
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
