@@ -64,8 +64,9 @@ func (s *Server) forward(c echo.Context, k *verify.Verified) error {
 // upstream_unavailable (refused, unreachable, reset), logging the cause for
 // operators; the client learns nothing of the upstream.
 func (s *Server) upstreamError(c echo.Context, err error) error {
-	if c.Request().Context().Err() != nil {
-		// The client went away; there is no one to answer.
+	if clientGone(c) {
+		// The client went away; there is no one to answer (the error
+		// pipeline logs the request as abandoned).
 		return errUpstreamUnavailable
 	}
 	var ne net.Error

@@ -22,27 +22,23 @@ func TestLastUsedDay(t *testing.T) {
 		st, acme, _, act := activityStore(t, dsn, &now)
 		used := mustKey(t, st, acme.ID, "used", nil, act)
 		mustKey(t, st, acme.ID, "never used", nil, act)
-		onDay := func(day time.Time) int64 {
+		count := func(where string, args ...any) int64 {
 			t.Helper()
 			var n int64
-			if err := st.db.WithContext(ctx).Model(&model.APIKey{}).Where("team_id = ? AND last_used_day = ?", acme.ID, day).Count(&n).Error; err != nil {
+			if err := st.db.WithContext(ctx).Model(&model.APIKey{}).Where("team_id = ?", acme.ID).Where(where, args...).Count(&n).Error; err != nil {
 				t.Fatal(err)
 			}
 			return n
 		}
-		var unset int64
-		if err := st.db.WithContext(ctx).Model(&model.APIKey{}).Where("team_id = ? AND last_used_day IS NULL", acme.ID).Count(&unset).Error; err != nil {
-			t.Fatal(err)
-		}
-		if unset != 2 {
-			t.Fatalf("%d keys without a last-used day before any use, want 2", unset)
+		if n := count("last_used_day IS NULL"); n != 2 {
+			t.Fatalf("%d keys without a last-used day before any use, want 2", n)
 		}
 		for _, at := range []time.Time{now, now.Add(2 * time.Second)} {
 			if err := st.RecordUses(ctx, []model.KeyUse{{KeyID: used.ID, At: at, IP: "192.0.2.9", Requests: 1}}); err != nil {
 				t.Fatal(err)
 			}
 			day := at.Truncate(24 * time.Hour)
-			if n := onDay(day); n != 1 {
+			if n := count("last_used_day = ?", day); n != 1 {
 				t.Fatalf("after a use at %v, %d keys have the last-used day %v, want 1", at, n, day)
 			}
 		}
