@@ -376,8 +376,11 @@ func TestRestrictionsNoEscalation(t *testing.T) {
 func TestRateLimitSharedThroughRedis(t *testing.T) {
 	rdb, prefix := testredis.Client(t)
 	clock := &testClock{now: testEpoch}
-	a := newAPIApp(t, withRates(limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})))
-	b := newAPIApp(t, onDatabase(a.dsn, clock), withRates(limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})))
+	ra, rb := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix}), limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
+	t.Cleanup(ra.Close)
+	t.Cleanup(rb.Close)
+	a := newAPIApp(t, withRates(ra))
+	b := newAPIApp(t, onDatabase(a.dsn, clock), withRates(rb))
 	_, raw := a.restrictedKey(t, model.Restrictions{RateLimit: &model.RateLimit{Limit: 6, Period: model.RatePerHour}})
 	ok := 0
 	for i := range 12 {
@@ -409,7 +412,9 @@ func TestRedisDownKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	app := newAPIApp(t, withRates(limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix()})))
+	rates := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix()})
+	t.Cleanup(rates.Close)
+	app := newAPIApp(t, withRates(rates))
 	_, raw := app.restrictedKey(t, model.Restrictions{RateLimit: &model.RateLimit{Limit: 2, Period: model.RatePerHour}})
 	app.call(t, "GET", "/v1/whoami", bearer(raw), nil).wantStatus(t, 200)
 	srv.Stop()

@@ -123,8 +123,8 @@ func startInstance(ctx context.Context, db *database, secret string, o instanceO
 			st.Close()
 			return nil, err
 		}
-		in.closers = append(in.closers, rdb.Close)
 		rates = limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: "kwbench-" + randomHex(6), Logger: log})
+		in.closers = append(in.closers, func() error { rates.Close(); return nil }, rdb.Close)
 	}
 	in.verifier = verify.New(st, verify.Options{TTL: o.cacheTTL, Rates: rates})
 	in.recorder = verify.NewRecorder(st, log)

@@ -148,6 +148,7 @@ func serve(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer rates.Close()
 	verifier := verify.New(st, verify.Options{TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, Rates: rates})
 	recorder := verify.NewRecorder(st, log)
 	recorder.Start(cfg.LastUsedFlush)

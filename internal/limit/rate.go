@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyward/keyward/internal/model"
@@ -56,7 +55,7 @@ type RateOptions struct {
 // Rates applies per-key rate limits. It is safe for concurrent use.
 type Rates struct {
 	local   localGCRA
-	rl      *redis_rate.Limiter
+	redis   *batcher
 	prefix  string
 	timeout time.Duration
 	retry   time.Duration
@@ -86,14 +85,31 @@ func NewRates(opts RateOptions) *Rates {
 		r.log = slog.Default()
 	}
 	if opts.Redis != nil {
-		r.rl = redis_rate.NewLimiter(opts.Redis)
+		r.redis = newBatcher(opts.Redis, r.timeout)
 	}
 	r.local.init()
 	return r
 }
 
 // Shared reports whether limits are shared through Redis.
-func (r *Rates) Shared() bool { return r.rl != nil }
+func (r *Rates) Shared() bool { return r.redis != nil }
+
+// Batches counts the calls made to Redis; each decides the requests that
+// were waiting when it was sent.
+func (r *Rates) Batches() int64 {
+	if r.redis == nil {
+		return 0
+	}
+	return r.redis.batches.Load()
+}
+
+// Close stops the workers that talk to Redis (it does not close the Redis
+// client). Requests after it are decided in process.
+func (r *Rates) Close() {
+	if r.redis != nil {
+		r.redis.close()
+	}
+}
 
 // Degraded reports whether Redis is configured but failing, so that limits
 // are per instance for now.
@@ -111,7 +127,7 @@ func (r *Rates) Outages() int64 { return r.outages.Load() }
 // the first failure of an outage is logged once.
 func (r *Rates) Allow(ctx context.Context, keyID int64, lim model.RateLimit, now time.Time) RateResult {
 	period := lim.Duration()
-	if r.rl != nil && (!r.down.Load() || r.tryAgain(now)) {
+	if r.redis != nil && (!r.down.Load() || r.tryAgain(now)) {
 		res, err := r.allowRedis(ctx, keyID, lim, period)
 		if err == nil {
 			if r.down.CompareAndSwap(true, false) {
@@ -119,7 +135,7 @@ func (r *Rates) Allow(ctx context.Context, keyID int64, lim model.RateLimit, now
 			}
 			return res
 		}
-		if errors.Is(ctx.Err(), context.Canceled) {
+		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, errClosed) {
 			// The caller went away before Redis answered: that says
 			// nothing about Redis, which is neither marked down nor
 			// counted as failing. The request is decided in process.
@@ -131,7 +147,7 @@ func (r *Rates) Allow(ctx context.Context, keyID int64, lim model.RateLimit, now
 		}
 		r.retryAt.Store(now.Add(r.retry).UnixNano())
 	}
-	if r.rl != nil {
+	if r.redis != nil {
 		r.fallbacks.Add(1)
 	}
 	return r.local.allow(keyID, lim.Limit, period, now)
@@ -151,18 +167,10 @@ func (r *Rates) allowRedis(ctx context.Context, keyID int64, lim model.RateLimit
 	defer cancel()
 	// The key names the limit too, so that a changed limit starts afresh
 	// rather than reading a bucket kept at another rate.
-	key := r.prefix + ":" + strconv.FormatInt(keyID, 10) + ":" + lim.String()
-	n := int(min(lim.Limit, model.MaxRateLimit))
-	res, err := r.rl.Allow(ctx, key, redis_rate.Limit{Rate: n, Burst: n, Period: period})
-	if err != nil {
-		return RateResult{}, err
-	}
-	out := RateResult{Allowed: res.Allowed > 0, Limit: lim.Limit, Period: period,
-		Remaining: int64(res.Remaining), Reset: max(res.ResetAfter, 0)}
-	if !out.Allowed {
-		out.RetryAfter = max(res.RetryAfter, 0)
-	}
-	return out, nil
+	key := "rate:" + r.prefix + ":" + strconv.FormatInt(keyID, 10) + ":" + lim.String()
+	out, err := r.redis.allow(ctx, key, min(lim.Limit, model.MaxRateLimit), period)
+	out.Limit = lim.Limit
+	return out, err
 }
 
 // localGCRA keeps, per key, the theoretical arrival time of the next

@@ -82,6 +82,8 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 	}
 	a := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
 	b := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
 	if n := count(a, b); n != 40 {
 		t.Fatalf("two instances sharing Redis admitted %d, want exactly 40", n)
 	}
@@ -122,6 +124,7 @@ func redisRates(t *testing.T, retry time.Duration) (*testredis.Server, *limit.Ra
 	logs := &syncLog{}
 	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: testredis.Prefix(), Retry: retry,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	t.Cleanup(r.Close)
 	return srv, r, logs
 }
 

@@ -1,0 +1,211 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// gcraScript decides a batch of requests, each against its own key's
+// bucket, in one call: KEYS[i] is a bucket, ARGV[2i-1] its limit (requests
+// per period, which is also the burst) and ARGV[2i] its period in
+// microseconds. It answers four integers per request: allowed (1 or 0),
+// remaining, retry after and reset after (microseconds).
+//
+// A bucket holds its theoretical arrival time (TAT): seconds since
+// 2017-01-01 UTC, as a float. A request is allowed when the TAT after it
+// is at most one period ahead of now, which allows a burst of the limit
+// and then one request every period/limit. Time is Redis's own (TIME), so
+// instances with skewed clocks still share one limit; keys expire once
+// their bucket is full again. The encoding is the one the redis_rate
+// library writes under the same "rate:" keys, which earlier versions of
+// keyward used, so that instances of both versions count the same buckets
+// while a deployment rolls.
+const gcraScript = `
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = (tonumber(t[1]) - 1483228800) + tonumber(t[2]) / 1000000
+local out = {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local period = tonumber(ARGV[2 * i]) / 1000000
+  local interval = period / limit
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local next = tat + interval
+  local diff = now - (next - period)
+  if diff < 0 then
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+    out[#out + 1] = math.ceil(-diff * 1000000)
+    out[#out + 1] = math.ceil((tat - now) * 1000000)
+  else
+    local reset = next - now
+    redis.call('SET', key, next, 'EX', math.ceil(reset))
+    out[#out + 1] = 1
+    out[#out + 1] = math.floor(diff / interval + 1e-9)
+    out[#out + 1] = 0
+    out[#out + 1] = math.ceil(reset * 1000000)
+  end
+end
+return out`
+
+// Batching. Each decision is one request to Redis's script; sent one by
+// one, every request pays a round trip and a script call of its own, and at
+// a few thousand requests a second Redis's answers, not keyward's work,
+// set the pace. The batcher's workers each take whatever requests are
+// waiting (up to maxBatch) and decide them in one call, so a busy instance
+// sends few, full calls and a quiet one sends each request at once: a
+// request never waits for a batch to fill, only, when every worker is
+// busy, for one of them to come back.
+const (
+	redisWorkers = 4
+	maxBatch     = 128
+	queueLen     = 1024
+)
+
+// rateCall is one request waiting for Redis's decision.
+type rateCall struct {
+	key    string
+	limit  int64
+	period time.Duration
+	reply  chan rateReply // buffered: a worker never waits for a caller
+}
+
+type rateReply struct {
+	res RateResult
+	err error
+}
+
+var callPool = sync.Pool{New: func() any { return &rateCall{reply: make(chan rateReply, 1)} }}
+
+// batcher sends rate limit decisions to Redis in batches.
+type batcher struct {
+	rdb     redis.Scripter
+	script  *redis.Script
+	timeout time.Duration
+	calls   chan *rateCall
+	quit    chan struct{}
+	stop    sync.Once
+	wg      sync.WaitGroup
+	batches atomic.Int64
+}
+
+func newBatcher(rdb redis.Scripter, timeout time.Duration) *batcher {
+	b := &batcher{rdb: rdb, script: redis.NewScript(gcraScript), timeout: timeout,
+		calls: make(chan *rateCall, queueLen), quit: make(chan struct{})}
+	for range redisWorkers {
+		b.wg.Add(1)
+		go b.work()
+	}
+	return b
+}
+
+// errClosed answers requests made after close.
+var errClosed = errors.New("rate limits: closed")
+
+// allow asks Redis to spend one request of the bucket at key. It waits at
+// most until ctx is done.
+func (b *batcher) allow(ctx context.Context, key string, limit int64, period time.Duration) (RateResult, error) {
+	if err := ctx.Err(); err != nil {
+		return RateResult{}, err
+	}
+	c := callPool.Get().(*rateCall)
+	c.key, c.limit, c.period = key, limit, period
+	select {
+	case b.calls <- c:
+	case <-ctx.Done():
+		callPool.Put(c)
+		return RateResult{}, ctx.Err()
+	case <-b.quit:
+		callPool.Put(c)
+		return RateResult{}, errClosed
+	}
+	select {
+	case r := <-c.reply:
+		// The reply was taken: nothing refers to c any more.
+		callPool.Put(c)
+		return r.res, r.err
+	case <-ctx.Done():
+		// A worker may still hold c and reply into it: c is left to the
+		// collector, not put back.
+		return RateResult{}, ctx.Err()
+	case <-b.quit:
+		return RateResult{}, errClosed
+	}
+}
+
+// work decides batches until close.
+func (b *batcher) work() {
+	defer b.wg.Done()
+	batch := make([]*rateCall, 0, maxBatch)
+	keys := make([]string, 0, maxBatch)
+	args := make([]any, 0, 2*maxBatch)
+	for {
+		select {
+		case c := <-b.calls:
+			batch = append(batch[:0], c)
+		case <-b.quit:
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case c := <-b.calls:
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		keys, args = keys[:0], args[:0]
+		for _, c := range batch {
+			keys = append(keys, c.key)
+			args = append(args, strconv.FormatInt(c.limit, 10), strconv.FormatInt(c.period.Microseconds(), 10))
+		}
+		res, err := b.decide(keys, args)
+		for i, c := range batch {
+			r := rateReply{err: err}
+			if err == nil {
+				r.res = res[i]
+				r.res.Limit, r.res.Period = c.limit, c.period
+			}
+			c.reply <- r
+			batch[i] = nil
+		}
+		clear(args)
+	}
+}
+
+// decide runs the script on one batch.
+func (b *batcher) decide(keys []string, args []any) ([]RateResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	b.batches.Add(1)
+	v, err := b.script.Run(ctx, b.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != 4*len(keys) {
+		return nil, fmt.Errorf("rate limit script answered %d values for %d keys", len(v), len(keys))
+	}
+	out := make([]RateResult, len(keys))
+	for i := range out {
+		o := v[4*i:]
+		out[i] = RateResult{Allowed: o[0] == 1, Remaining: o[1],
+			RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
+	}
+	return out, nil
+}
+
+// close stops the workers; requests made after it are refused with
+// errClosed (and decided in process by Rates).
+func (b *batcher) close() {
+	b.stop.Do(func() { close(b.quit) })
+	b.wg.Wait()
+}

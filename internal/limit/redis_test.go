@@ -1,0 +1,132 @@
+package limit_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/limit"
+	"github.com/keyward/keyward/internal/model"
+	"github.com/keyward/keyward/internal/testredis"
+)
+
+// Concurrent requests are decided in batches, one call to Redis for the
+// requests that were waiting, and every key's limit still holds exactly.
+func TestRedisDecidesInBatches(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
+	t.Cleanup(r.Close)
+	const keys, limitPer, workers, each = 8, 20, 64, 10
+	lim := model.RateLimit{Limit: limitPer, Period: model.RatePerHour}
+	var admitted [keys]atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), 1))
+			for range each {
+				k := rnd.IntN(keys)
+				if r.Allow(context.Background(), int64(k+1), lim, time.Now()).Allowed {
+					admitted[k].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if r.Fallbacks() != 0 {
+		t.Fatalf("%d requests fell back to the in-process limiter", r.Fallbacks())
+	}
+	total := int64(0)
+	for k := range admitted {
+		n := admitted[k].Load()
+		total += n
+		if n > limitPer {
+			t.Errorf("key %d: %d admitted, limit %d", k+1, n, limitPer)
+		}
+	}
+	// 640 requests over 8 keys: each key got far more than 20, so each
+	// admitted exactly 20 (a key short of it would be a lost decision).
+	if total != keys*limitPer {
+		t.Fatalf("admitted %d in all, want %d", total, keys*limitPer)
+	}
+	if b := r.Batches(); b == 0 || b > workers*each/2 {
+		t.Fatalf("%d calls to Redis for %d requests from %d goroutines: not batched", b, workers*each, workers)
+	}
+	t.Logf("%d requests in %d calls to Redis", workers*each, r.Batches())
+}
+
+// Redis's answer says what the in-process limiter says: what remains,
+// when to retry, when the bucket is full again.
+func TestRedisResultMatchesInProcess(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	shared := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
+	t.Cleanup(shared.Close)
+	local := limit.NewRates(limit.RateOptions{})
+	lim := model.RateLimit{Limit: 3, Period: model.RatePerMinute}
+	now := time.Now()
+	near := func(a, b time.Duration) bool { d := a - b; return d > -time.Second && d < time.Second }
+	for i := range 4 {
+		got := shared.Allow(context.Background(), 9, lim, now)
+		want := local.Allow(context.Background(), 9, lim, now)
+		if got.Allowed != want.Allowed || got.Remaining != want.Remaining || got.Limit != want.Limit ||
+			got.Period != want.Period || !near(got.RetryAfter, want.RetryAfter) || !near(got.Reset, want.Reset) {
+			t.Fatalf("request %d: Redis %+v, in process %+v", i+1, got, want)
+		}
+	}
+}
+
+// Buckets are kept as earlier versions kept them (the redis_rate
+// library's encoding, under the same keys), so that instances of both
+// share one limit while a deployment rolls: a bucket one of them wrote,
+// one period ahead, refuses the other's next request.
+func TestRedisBucketEncoding(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
+	t.Cleanup(r.Close)
+	lim := model.RateLimit{Limit: 2, Period: model.RatePerHour}
+	ctx := context.Background()
+	if !r.Allow(ctx, 5, lim, time.Now()).Allowed {
+		t.Fatal("first request refused")
+	}
+	key := "rate:" + prefix + ":5:" + lim.String()
+	v, err := rdb.Get(ctx, key).Result()
+	if err != nil {
+		t.Fatalf("bucket %s: %v", key, err)
+	}
+	tat, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		t.Fatalf("bucket holds %q, want seconds since 2017", v)
+	}
+	since2017 := float64(time.Now().Unix() - 1483228800)
+	if d := tat - (since2017 + 1800); d < -5 || d > 5 {
+		t.Fatalf("bucket holds %.3f, want now + one interval (%.0f + 1800 s)", tat, since2017)
+	}
+	// Another instance's bucket, a minute short of letting the next
+	// request in (its TAT one interval and a minute ahead).
+	if err := rdb.Set(ctx, key, strconv.FormatFloat(since2017+1800+60, 'f', 6, 64), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Allow(ctx, 5, lim, time.Now())
+	if res.Allowed || res.RetryAfter < 59*time.Second || res.RetryAfter > 63*time.Second {
+		t.Fatalf("against a full bucket: %+v, want refused for about a minute", res)
+	}
+}
+
+// After Close the limiter still answers, in process.
+func TestRatesAfterClose(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix})
+	r.Close()
+	lim := model.RateLimit{Limit: 1, Period: model.RatePerHour}
+	if !r.Allow(context.Background(), 1, lim, time.Now()).Allowed || r.Allow(context.Background(), 1, lim, time.Now()).Allowed {
+		t.Fatal("after Close the in-process limiter did not decide")
+	}
+	if r.Degraded() || r.Outages() != 0 {
+		t.Fatal("Close taken for a Redis outage")
+	}
+}
