@@ -401,10 +401,15 @@ func TestRateLimitSharedThroughRedis(t *testing.T) {
 	if ok != 6 {
 		t.Fatalf("two instances sharing Redis admitted %d of 12, want the limit of 6", ok)
 	}
+	// One request at a time: each is a call of its own to Redis.
+	if ra.Batches() != 6 || rb.Batches() != 6 {
+		t.Fatalf("calls to Redis: %d and %d, want 6 each", ra.Batches(), rb.Batches())
+	}
 }
 
 // Redis down: requests are still decided (in process), /readyz stays
-// ready, and /metrics shows the fallback.
+// ready, and /metrics shows the fallback (and the two calls made to
+// Redis: the one answered and the one that found it gone).
 func TestRedisDownKeepsServing(t *testing.T) {
 	srv := testredis.Start(t)
 	rdb, err := limit.NewRedis("redis://" + srv.Addr)
@@ -435,7 +440,7 @@ func TestRedisDownKeepsServing(t *testing.T) {
 			m.WriteString(mf.GetName() + " " + strconv.FormatFloat(v, 'f', -1, 64) + "\n")
 		}
 	}
-	for _, want := range []string{"keyward_ratelimit_redis_fallback 1", "keyward_ratelimit_fallback_decisions_total 3", "keyward_ratelimit_redis_outages_total 1"} {
+	for _, want := range []string{"keyward_ratelimit_redis_fallback 1", "keyward_ratelimit_fallback_decisions_total 3", "keyward_ratelimit_redis_outages_total 1", "keyward_ratelimit_redis_calls_total 2"} {
 		if !strings.Contains(m.String(), want+"\n") {
 			t.Fatalf("metrics lack %q:\n%s", want, m.String())
 		}

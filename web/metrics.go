@@ -155,7 +155,8 @@ func (s *Server) MetricsHandler() http.Handler {
 
 // registerLimitMetrics exposes the rate limiter's Redis state: whether it
 // is falling back to per-instance limits, how many requests it decided in
-// process because Redis failed, and how many outages it saw.
+// process because Redis failed, how many outages it saw, and how many
+// calls it made to Redis (against the requests it limited, the batching).
 func (m *metrics) registerLimitMetrics(r *limit.Rates) {
 	b2f := func(b bool) float64 {
 		if b {
@@ -180,5 +181,9 @@ func (m *metrics) registerLimitMetrics(r *limit.Rates) {
 			Name: "keyward_ratelimit_redis_outages_total",
 			Help: "Times Redis stopped answering the rate limiter.",
 		}, func() float64 { return float64(r.Outages()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_ratelimit_redis_calls_total",
+			Help: "Calls made to Redis's rate limit script; each decides the requests that were waiting when it was sent.",
+		}, func() float64 { return float64(r.Batches()) }),
 	)
 }
