@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -281,8 +282,9 @@ func (r *results) print(w io.Writer) {
 		r.Revoke.P50ms, r.Revoke.P99ms, r.Revoke.Maxms, r.Revoke.Revocations, r.Revoke.Source)
 	p("  the same with A and B both flat out (%d connections each): p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d revocations",
 		set.Conns, r.RevokeSaturated.P50ms, r.RevokeSaturated.P99ms, r.RevokeSaturated.Maxms, r.RevokeSaturated.Revocations)
-	p("flood: a cached key at %.0f req/s on A, p99 %.2f ms quiet, %.2f ms under %.0f unknown keys/s (%d distinct, from %d addresses; answers %v): %.2f×",
-		r.Flood.Rate, r.Flood.Quiet.P99ms, r.Flood.Flooded.P99ms, r.Flood.FloodRate, r.Flood.BadKeys, r.Flood.Sources, r.Flood.FloodAnswers, r.Flood.Ratio)
+	p("flood: a cached key at %.0f req/s on A, p99 %.2f ms quiet, %.2f ms under %.0f unknown keys/s (%d distinct, from %d addresses; answers %v): %.2f× over all slices; median of %d cycles %.2f× (per cycle %s)",
+		r.Flood.Rate, r.Flood.Quiet.P99ms, r.Flood.Flooded.P99ms, r.Flood.FloodRate, r.Flood.BadKeys, r.Flood.Sources, r.Flood.FloodAnswers, r.Flood.PooledRatio,
+		len(r.Flood.Cycles), r.Flood.Ratio, ratioList(r.Flood.Cycles))
 	p("leak report: %d signed payloads of %d matches (%d seeded keys of other teams revoked by each) to POST /v1/secret-scanning/github: p50 %.0f ms, slowest %.0f ms",
 		r.Leak.Payloads, r.Leak.Tokens, r.Leak.Found, r.Leak.P50ms, r.Leak.Maxms)
 	p("dashboard GET /settings/api-keys, server time, %s keys in the team:", thousands(int64(set.TeamKeys)))
@@ -318,4 +320,13 @@ func (r *results) print(w io.Writer) {
 		p("  %-40s %10s  %s", c.name, c.value, mark)
 	}
 	p("%s", s.Line)
+}
+
+// ratioList prints ratios as "1.02 0.97 …".
+func ratioList(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
 }
