@@ -23,6 +23,8 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	// accessSkipped counts requests the access log policy left unlogged.
 	accessSkipped prometheus.Counter
+	// accessSuppressed counts the 4xx lines over the per-second cap.
+	accessSuppressed prometheus.Counter
 	// counters and observers hold each label set's child once resolved,
 	// so that a request pays one map lookup instead of hashing its labels
 	// into the vectors.
@@ -54,7 +56,11 @@ func newMetrics() *metrics {
 			Help: "Requests not written to the access log (KEYWARD_ACCESS_LOG: successful, fast machine traffic).",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.accessSkipped,
+	m.accessSuppressed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "keyward_access_log_suppressed_total",
+		Help: "4xx answers to machine traffic not written to the access log because more came in one second than KEYWARD_ACCESS_LOG_CLIENT_ERRORS allows (also counted in keyward_access_log_skipped_total).",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.accessSkipped, m.accessSuppressed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

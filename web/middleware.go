@@ -283,6 +283,18 @@ func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.D
 		s.metrics.accessSkipped.Inc()
 		return
 	}
+	if machine && status >= 400 && status < 500 && s.cfg.AccessLog != AccessLogAll {
+		ok, first := s.clientErrors.take(time.Now().Unix())
+		if !ok {
+			s.metrics.accessSkipped.Inc()
+			s.metrics.accessSuppressed.Inc()
+			if first {
+				s.log.Warn("access log: more client errors in one second than KEYWARD_ACCESS_LOG_CLIENT_ERRORS allows; the rest of this second's are counted in keyward_access_log_suppressed_total, not logged",
+					"per_second", s.clientErrors.perSecond, "suppressed_before", s.clientErrors.suppressed.Load()-1)
+			}
+			return
+		}
+	}
 	level := slog.LevelInfo
 	if status >= 500 && model.ErrorCode(err) != model.EUNAVAILABLE {
 		// A refusal during a database outage stays at info: the outage
@@ -300,6 +312,50 @@ func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.D
 		slog.Duration("duration", took),
 		slog.String("ip", c.RealIP()),
 	)
+}
+
+// DefaultAccessLogClientErrors is the cap on 4xx access log lines per
+// second when the config names none.
+const DefaultAccessLogClientErrors = 100
+
+// lineBudget caps the lines of one kind written per second (a window per
+// Unix second). Requests racing across a window's edge may let a line or
+// two more through: it bounds a flood, it is not an exact count.
+type lineBudget struct {
+	perSecond int64 // 0: no cap
+	window    atomic.Int64
+	used      atomic.Int64
+	// over counts the lines over the cap in the current window;
+	// suppressed all of them since start.
+	over       atomic.Int64
+	suppressed atomic.Int64
+}
+
+func newLineBudget(perSecond int) *lineBudget {
+	switch {
+	case perSecond == 0:
+		perSecond = DefaultAccessLogClientErrors
+	case perSecond < 0:
+		perSecond = 0
+	}
+	return &lineBudget{perSecond: int64(perSecond)}
+}
+
+// take reports whether a line may be written in the second now; first is
+// set for the first line refused in a window (which is worth a notice).
+func (b *lineBudget) take(now int64) (ok, first bool) {
+	if b.perSecond == 0 {
+		return true, false
+	}
+	if w := b.window.Load(); w != now && b.window.CompareAndSwap(w, now) {
+		b.used.Store(0)
+		b.over.Store(0)
+	}
+	if b.used.Add(1) <= b.perSecond {
+		return true, false
+	}
+	b.suppressed.Add(1)
+	return false, b.over.Add(1) == 1
 }
 
 // logsAccess is the access log policy: every dashboard request is logged;

@@ -62,6 +62,9 @@ type Server struct {
 	// secHeaders are set on every response; bodyLimit caps request bodies.
 	secHeaders []header
 	apiHeaders []header
+	// clientErrors caps the access log lines of 4xx answers to machine
+	// traffic (KEYWARD_ACCESS_LOG_CLIENT_ERRORS).
+	clientErrors *lineBudget
 	bodyLimit  echo.MiddlewareFunc
 	assets     *assetSet
 	ready      atomic.Bool
@@ -151,6 +154,7 @@ func New(cfg *config.Config, st *store.Store, opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics()
 	s.ids = newRequestIDs()
+	s.clientErrors = newLineBudget(cfg.AccessLogClientErrors)
 	s.secHeaders = securityHeaderSet()
 	s.apiHeaders = apiHeaderSet()
 	s.bodyLimit = middleware.BodyLimit("1M")

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 
@@ -302,4 +303,55 @@ func testutilCounter(t *testing.T, s *Server, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// A flood of refused keys is not a flood of log lines: with errors, at
+// most KEYWARD_ACCESS_LOG_CLIENT_ERRORS lines of 4xx answers are written
+// per second, the rest counted; the first one over the cap in a second
+// leaves a warning. With all, every one is written.
+func TestAccessLogCapsClientErrors(t *testing.T) {
+	// Fewer than the 30 failed checks an address may make at once (429).
+	const perSecond, sent = 5, 25
+	for _, mode := range []string{AccessLogErrors, AccessLogAll} {
+		t.Run(mode, func(t *testing.T) {
+			app := newAPIApp(t, withAPIConfig(func(cfg *config.Config) {
+				cfg.AccessLog, cfg.AccessLogClientErrors = mode, perSecond
+			}))
+			from := time.Now().Unix()
+			for range sent {
+				res, _ := fetchRaw(t, app.URL, "/v1/whoami", map[string]string{"X-API-Key": "kw_live_nope"})
+				if res.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("a bad key answered %d", res.StatusCode)
+				}
+			}
+			seconds := time.Now().Unix() - from + 1
+			logs := app.logs.String()
+			lines := 0
+			for _, line := range strings.Split(logs, "\n") {
+				if strings.Contains(line, "msg=request ") && strings.Contains(line, "status=401") {
+					lines++
+				}
+			}
+			suppressed := testutilCounter(t, app.srv, "keyward_access_log_suppressed_total")
+			notices := strings.Count(logs, "more client errors in one second")
+			if mode == AccessLogAll {
+				if lines != sent || suppressed != 0 || notices != 0 {
+					t.Fatalf("with all: %d lines of %d, %v suppressed, %d notices", lines, sent, suppressed, notices)
+				}
+				return
+			}
+			if lines < perSecond || int64(lines) > perSecond*seconds {
+				t.Fatalf("%d lines for %d refusals in %d second(s), want %d a second", lines, sent, seconds, perSecond)
+			}
+			if int(suppressed)+lines != sent {
+				t.Fatalf("%d lines written and %v suppressed, for %d refusals", lines, suppressed, sent)
+			}
+			if notices < 1 || int64(notices) > seconds {
+				t.Fatalf("%d notices in %d second(s):\n%s", notices, seconds, logs)
+			}
+			if skipped := testutilCounter(t, app.srv, "keyward_access_log_skipped_total"); skipped < suppressed {
+				t.Fatalf("keyward_access_log_skipped_total %v, below the %v suppressed", skipped, suppressed)
+			}
+		})
+	}
 }

@@ -49,6 +49,12 @@ type Config struct {
 	// answers and requests slower than AccessLogSlow.
 	AccessLog     string
 	AccessLogSlow time.Duration
+	// AccessLogClientErrors caps, with AccessLog errors, the lines per
+	// second written for 4xx answers to machine traffic, so that a flood
+	// of bad keys does not become a flood of log lines: 0 is the default
+	// cap (a Config built in code gets it), negative no cap
+	// (KEYWARD_ACCESS_LOG_CLIENT_ERRORS=0).
+	AccessLogClientErrors int
 	// CacheStaleIfError is how long past its TTL a cached key is served
 	// while the database cannot be reached.
 	CacheStaleIfError time.Duration
@@ -126,6 +132,7 @@ var settings = []setting{
 	{"KEYWARD_LOG_FORMAT", "log-format", "", "log format: json or text; unset: text when stderr is a terminal, else json"},
 	{"KEYWARD_ACCESS_LOG", "access-log", "errors", "access log lines for /v1 and the gateway: all, errors (non-2xx and slow requests) or off; dashboard requests are always logged"},
 	{"KEYWARD_ACCESS_LOG_SLOW", "access-log-slow", "500ms", "with KEYWARD_ACCESS_LOG=errors, also log requests slower than this"},
+	{"KEYWARD_ACCESS_LOG_CLIENT_ERRORS", "access-log-client-errors", "100", "with KEYWARD_ACCESS_LOG=errors, at most this many lines per second for 4xx answers (the rest are counted in metrics; 0: no limit)"},
 	{"KEYWARD_CACHE_STALE_IF_ERROR", "cache-stale-if-error", "10m", "how long past its TTL a cached key is still served while the database is unreachable (0: never)"},
 	{"KEYWARD_SHUTDOWN_DELAY", "shutdown-delay", "5s", "on SIGTERM, how long to keep serving while /readyz says 503 before closing the port"},
 	{"KEYWARD_METRICS_TOKEN", "metrics-token", "", "bearer token (16+ characters) that /metrics asks for on the main listener; unset: not served there"},
@@ -269,6 +276,11 @@ func build(get func(string) string) (*Config, error) {
 	}
 	if c.AccessLogSlow, err = time.ParseDuration(get("KEYWARD_ACCESS_LOG_SLOW")); err != nil || c.AccessLogSlow <= 0 {
 		bad("KEYWARD_ACCESS_LOG_SLOW", "expected a positive duration, e.g. 500ms", get("KEYWARD_ACCESS_LOG_SLOW"))
+	}
+	if c.AccessLogClientErrors, err = strconv.Atoi(get("KEYWARD_ACCESS_LOG_CLIENT_ERRORS")); err != nil || c.AccessLogClientErrors < 0 {
+		bad("KEYWARD_ACCESS_LOG_CLIENT_ERRORS", "expected a number of lines per second, 0 for no limit", get("KEYWARD_ACCESS_LOG_CLIENT_ERRORS"))
+	} else if c.AccessLogClientErrors == 0 {
+		c.AccessLogClientErrors = -1
 	}
 	c.SMTPURL, c.MailFrom, c.BaseURL = get("KEYWARD_SMTP_URL"), get("KEYWARD_MAIL_FROM"), strings.TrimRight(get("KEYWARD_BASE_URL"), "/")
 	if c.SMTPURL != "" {

@@ -34,6 +34,14 @@ func TestDefaults(t *testing.T) {
 		c.CacheStaleIfError != 10*time.Minute || c.ShutdownDelay != 5*time.Second {
 		t.Fatalf("durations/flags: %+v", c)
 	}
+	if c.AccessLogClientErrors != 100 {
+		t.Fatalf("access log cap on client errors: %d, want 100 a second", c.AccessLogClientErrors)
+	}
+	// 0 turns the cap off: negative in the Config, whose zero value (a
+	// Config built in code) is the default cap.
+	if c, err := load(t, map[string]string{"KEYWARD_ACCESS_LOG_CLIENT_ERRORS": "0"}); err != nil || c.AccessLogClientErrors >= 0 {
+		t.Fatalf("KEYWARD_ACCESS_LOG_CLIENT_ERRORS=0: %v, %+v", err, c)
+	}
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
@@ -48,21 +56,22 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 
 func TestBadValuesNameTheVariable(t *testing.T) {
 	tests := map[string]string{
-		"DATABASE_URL":                 "mysql://x",
-		"KEYWARD_ADDR":                 "localhost",
-		"KEYWARD_KEY_PREFIX":           "KW",
-		"KEYWARD_TRUSTED_PROXIES":      "10.0.0.0/33",
-		"KEYWARD_ALLOW_QUERY_KEY":      "yes please",
-		"KEYWARD_COOKIE_SECURE":        "maybe",
-		"KEYWARD_LAST_USED_FLUSH":      "soon",
-		"KEYWARD_CACHE_TTL":            "-1s",
-		"KEYWARD_CACHE_STALE_IF_ERROR": "forever",
-		"KEYWARD_SHUTDOWN_DELAY":       "-5s",
-		"KEYWARD_LOG_FORMAT":           "xml",
-		"KEYWARD_SESSION_SECRET":       "short",
-		"KEYWARD_SCOPES_FILE":          "/nonexistent/scopes.yaml",
-		"KEYWARD_METRICS_TOKEN":        "short",
-		"KEYWARD_METRICS_ADDR":         "metrics",
+		"DATABASE_URL":                     "mysql://x",
+		"KEYWARD_ADDR":                     "localhost",
+		"KEYWARD_KEY_PREFIX":               "KW",
+		"KEYWARD_TRUSTED_PROXIES":          "10.0.0.0/33",
+		"KEYWARD_ALLOW_QUERY_KEY":          "yes please",
+		"KEYWARD_COOKIE_SECURE":            "maybe",
+		"KEYWARD_LAST_USED_FLUSH":          "soon",
+		"KEYWARD_CACHE_TTL":                "-1s",
+		"KEYWARD_CACHE_STALE_IF_ERROR":     "forever",
+		"KEYWARD_SHUTDOWN_DELAY":           "-5s",
+		"KEYWARD_ACCESS_LOG_CLIENT_ERRORS": "-3",
+		"KEYWARD_LOG_FORMAT":               "xml",
+		"KEYWARD_SESSION_SECRET":           "short",
+		"KEYWARD_SCOPES_FILE":              "/nonexistent/scopes.yaml",
+		"KEYWARD_METRICS_TOKEN":            "short",
+		"KEYWARD_METRICS_ADDR":             "metrics",
 	}
 	for env, val := range tests {
 		_, err := load(t, map[string]string{env: val})
