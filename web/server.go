@@ -65,9 +65,9 @@ type Server struct {
 	// clientErrors caps the access log lines of 4xx answers to machine
 	// traffic (KEYWARD_ACCESS_LOG_CLIENT_ERRORS).
 	clientErrors *lineBudget
-	bodyLimit  echo.MiddlewareFunc
-	assets     *assetSet
-	ready      atomic.Bool
+	bodyLimit    echo.MiddlewareFunc
+	assets       *assetSet
+	ready        atomic.Bool
 	// draining is set when shutdown begins: every response then closes its
 	// connection (see ServeAll).
 	draining atomic.Bool
