@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -139,4 +140,29 @@ func BenchmarkAPIWhoamiRestricted(b *testing.B) {
 		Quota:     &model.Quota{Remaining: 1_000_000_000_000},
 	})
 	benchGet(b, app.srv.Handler(), "/v1/whoami", bearer(raw), http.StatusOK)
+}
+
+// BenchmarkAPIVerifyCached is POST /v1/keys/verify as other backends call
+// it: the caller's key and the key checked both cached, with a scope.
+func BenchmarkAPIVerifyCached(b *testing.B) {
+	app, raw := benchServer(b)
+	_, checked := app.key(b, app.team.ID, model.PermReadAll)
+	body := []byte(`{"key":"` + checked + `","scope":"api_keys:read"}`)
+	h := app.srv.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		header := bearer(raw)
+		header.Set("Content-Type", "application/json")
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/v1/keys/verify", bytes.NewReader(body))
+			req.RemoteAddr = "192.0.2.1:1234"
+			req.Header = header
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK || !bytes.HasPrefix(w.Body.Bytes(), []byte(`{"valid":true`)) {
+				b.Fatalf("verify: %d %s", w.Code, w.Body)
+			}
+		}
+	})
 }

@@ -99,17 +99,70 @@ const maxAPIBody = 64 << 10
 // else 422 naming the member; trailing data, wrong types and anything but
 // one object are 400 with a message saying what is wrong.
 func decodeJSON(c echo.Context, v any) error {
-	if ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); ct != echo.MIMEApplicationJSON {
+	if mediaType(c.Request()) != echo.MIMEApplicationJSON {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType,
 			"Send the request body as JSON, with the header Content-Type: application/json.")
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAPIBody+1))
+	body, err := requestBody(c.Request(), maxAPIBody+1)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read.")
 	}
 	if len(body) > maxAPIBody {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The request body is larger than 64 KiB.")
 	}
+	if decodeQuick(body, v) {
+		return nil
+	}
+	return decodeStrict(body, v)
+}
+
+// mediaType is the media type of r's Content-Type, without parameters
+// ("" if there is none or it is malformed). The usual plain
+// "application/json" is recognised without mime.ParseMediaType's map.
+func mediaType(r *http.Request) string {
+	v := r.Header.Get(echo.HeaderContentType)
+	if v == echo.MIMEApplicationJSON {
+		return v
+	}
+	ct, _, _ := mime.ParseMediaType(v)
+	return ct
+}
+
+// requestBody reads up to limit bytes of r's body: the bytes the control
+// character check kept (web/input_check.go) when nothing has read them
+// since, else what is left of the body.
+func requestBody(r *http.Request, limit int64) ([]byte, error) {
+	if b, ok := r.Body.(*bufferedBody); ok && b.Len() == len(b.data) {
+		body := b.data[:min(int64(len(b.data)), limit)]
+		_, _ = b.Seek(int64(len(body)), io.SeekStart)
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit))
+}
+
+// decodeQuick decodes a body that decodeStrict would take without a word:
+// one JSON object decoded into v (unknown members refused, at any depth)
+// whose members, and those of nested objects decoded into structs, are
+// v's field names in their exact case, each once, with nothing after it.
+// It reports false on any doubt, and decodeStrict then says what is wrong
+// (or decodes it after all: a member name with escapes, say). One pass of
+// encoding/json and a scan of the member names, instead of three passes.
+func decodeQuick(body []byte, v any) bool {
+	start := skipJSONSpace(body, 0)
+	if start == len(body) || body[start] != '{' || !jsonMembersExact(body, start, reflect.TypeOf(v)) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false
+	}
+	return skipJSONSpace(body, int(dec.InputOffset())) == len(body)
+}
+
+// decodeStrict is decodeJSON's decoding, with an error that says what is
+// wrong.
+func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var members map[string]json.RawMessage
 	if err := dec.Decode(&members); err != nil || members == nil {
@@ -139,6 +192,140 @@ func decodeJSON(c echo.Context, v any) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "The request body must be a JSON object: "+jsonProblem(err))
 	}
 	return nil
+}
+
+// jsonMembersExact scans the object at body[i] ('{') as checkMembers
+// checks it, and reports whether checkMembers would pass it: every member
+// name one of t's JSON field names, unescaped and in its exact case, none
+// twice, and the same for nested objects decoded into structs. The body
+// may be malformed: a scan that meets anything unexpected reports false.
+// Objects of more than 32 members report false (checkMembers decides).
+func jsonMembersExact(body []byte, i int, t reflect.Type) bool {
+	_, ok := scanJSONObject(body, i, jsonFields(t))
+	return ok
+}
+
+// scanJSONObject scans the object at body[i] ('{') and returns the index
+// after it.
+func scanJSONObject(body []byte, i int, fields map[string]reflect.Type) (int, bool) {
+	var seen [32][]byte
+	n := 0
+	i = skipJSONSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(body) || body[i] != '"' {
+			return 0, false
+		}
+		end := i + 1
+		for end < len(body) && body[end] != '"' && body[end] != '\\' && body[end] >= 0x20 {
+			end++
+		}
+		if end >= len(body) || body[end] != '"' {
+			return 0, false
+		}
+		name := body[i+1 : end]
+		ft, known := fields[string(name)]
+		if !known || n == len(seen) {
+			return 0, false
+		}
+		for _, s := range seen[:n] {
+			if bytes.Equal(s, name) {
+				return 0, false
+			}
+		}
+		seen[n] = name
+		n++
+		i = skipJSONSpace(body, end+1)
+		if i >= len(body) || body[i] != ':' {
+			return 0, false
+		}
+		i = skipJSONSpace(body, i+1)
+		var ok bool
+		if ft != nil && i < len(body) && body[i] == '{' {
+			i, ok = scanJSONObject(body, i, jsonFields(ft))
+		} else {
+			i, ok = skipJSONValue(body, i)
+		}
+		if !ok {
+			return 0, false
+		}
+		i = skipJSONSpace(body, i)
+		if i >= len(body) {
+			return 0, false
+		}
+		switch body[i] {
+		case '}':
+			return i + 1, true
+		case ',':
+			i = skipJSONSpace(body, i+1)
+		default:
+			return 0, false
+		}
+	}
+}
+
+// skipJSONValue returns the index after the value at body[i]: a string,
+// an object or array (brackets counted, strings skipped), or a literal or
+// number (up to the next delimiter). The decoder checks the value itself.
+func skipJSONValue(body []byte, i int) (int, bool) {
+	if i >= len(body) {
+		return 0, false
+	}
+	switch body[i] {
+	case '"':
+		return skipJSONString(body, i)
+	case '{', '[':
+		depth := 0
+		for i < len(body) {
+			switch body[i] {
+			case '"':
+				var ok bool
+				if i, ok = skipJSONString(body, i); !ok {
+					return 0, false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	for ; i < len(body); i++ {
+		switch body[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i, true
+		}
+	}
+	return i, true
+}
+
+// skipJSONString returns the index after the string at body[i] ('"').
+func skipJSONString(body []byte, i int) (int, bool) {
+	for i++; i < len(body); i++ {
+		switch body[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return 0, false
+}
+
+// skipJSONSpace returns the index of the first byte at or after i that is
+// not JSON white space.
+func skipJSONSpace(body []byte, i int) int {
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // checkMembers refuses a member that is not one of t's JSON field names

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -85,22 +86,29 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 		return &model.Error{Code: model.EINVALID, Message: msg, Fields: map[string]string{"key": msg}}
 	}
 	req := verify.Request{TeamID: apiKey(c).TeamID(), Referer: strings.TrimSpace(b.Referrer)}
-	fe := model.FieldErrors{}
+	// The field errors' map is made at the first one: most calls have none.
+	var fe model.FieldErrors
+	bad := func(field, msg string) {
+		if fe == nil {
+			fe = model.FieldErrors{}
+		}
+		fe.Add(field, msg)
+	}
 	if b.Scope != "" {
 		var err error
 		if req.Resource, req.Access, err = model.ParseScope(s.catalog, b.Scope); err != nil {
-			fe.Add("scope", model.ErrorMessage(err))
+			bad("scope", model.ErrorMessage(err))
 		}
 	}
 	if v := strings.TrimSpace(b.IP); v != "" {
 		addr, err := netip.ParseAddr(v)
 		if err != nil {
-			fe.Add("ip", "ip must be an IPv4 or IPv6 address, such as 203.0.113.7 or 2001:db8::1.")
+			bad("ip", "ip must be an IPv4 or IPv6 address, such as 203.0.113.7 or 2001:db8::1.")
 		}
 		req.IP = addr.Unmap().String()
 	}
 	if len(req.Referer) > maxVerifyReferrer || strings.ContainsFunc(req.Referer, unicode.IsControl) {
-		fe.Add("referrer", fmt.Sprintf("referrer must be a URL of at most %d characters, such as https://app.example.com/.", maxVerifyReferrer))
+		bad("referrer", fmt.Sprintf("referrer must be a URL of at most %d characters, such as https://app.example.com/.", maxVerifyReferrer))
 	}
 	if err := fe.Err(); err != nil {
 		return err
@@ -116,7 +124,7 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 			return limited(c, d)
 		}
 		s.api.verifyFailures.failed(ip, now)
-		return c.JSON(http.StatusOK, out)
+		return writeVerify(c, &out)
 	case verify.OK:
 		k := d.Key
 		out = apiVerifyJSON{Valid: true, KeyID: k.PublicID(), TeamID: k.TeamID(), Environment: k.Environment(), Scopes: k.Scopes()}
@@ -129,7 +137,85 @@ func (s *Server) handleKeyVerify(c echo.Context) error {
 	if d.HasQuota {
 		out.Quota = quotaState(d.Key, d.Quota)
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeVerify(c, &out)
+}
+
+// writeVerify writes a verdict: appended by hand into a pooled buffer
+// (it is what other backends call on every request they serve), through
+// encoding/json with ?pretty.
+func writeVerify(c echo.Context, out *apiVerifyJSON) error {
+	if prettyJSON(c) {
+		return c.JSON(http.StatusOK, out)
+	}
+	bp := jsonBufs.Get().(*[]byte)
+	b := appendVerify((*bp)[:0], out)
+	err := writeJSON(c, http.StatusOK, b)
+	*bp = b
+	jsonBufs.Put(bp)
+	return err
+}
+
+// appendVerify appends out as encoding/json writes apiVerifyJSON (empty
+// members omitted, HTML-safe strings, a closing line feed as c.JSON has
+// it).
+func appendVerify(b []byte, out *apiVerifyJSON) []byte {
+	b = append(b, `{"valid":`...)
+	b = strconv.AppendBool(b, out.Valid)
+	if out.Code != "" {
+		b = append(b, `,"code":`...)
+		b = appendJSONString(b, out.Code)
+	}
+	if out.KeyID != "" {
+		b = append(b, `,"key_id":`...)
+		b = appendJSONString(b, out.KeyID)
+	}
+	if out.TeamID != 0 {
+		b = append(b, `,"team_id":`...)
+		b = strconv.AppendInt(b, out.TeamID, 10)
+	}
+	if out.Environment != "" {
+		b = append(b, `,"environment":`...)
+		b = appendJSONString(b, out.Environment)
+	}
+	if len(out.Scopes) > 0 {
+		b = append(b, `,"scopes":`...)
+		b = appendJSONStrings(b, out.Scopes)
+	}
+	if r := out.RateLimit; r != nil {
+		b = append(b, `,"ratelimit":{"limit":`...)
+		b = strconv.AppendInt(b, r.Limit, 10)
+		b = append(b, `,"period":`...)
+		b = appendJSONString(b, r.Period)
+		b = append(b, `,"remaining":`...)
+		b = strconv.AppendInt(b, r.Remaining, 10)
+		b = append(b, `,"reset_seconds":`...)
+		b = strconv.AppendInt(b, int64(r.ResetSeconds), 10)
+		if r.RetryAfterSeconds != 0 {
+			b = append(b, `,"retry_after_seconds":`...)
+			b = strconv.AppendInt(b, int64(r.RetryAfterSeconds), 10)
+		}
+		b = append(b, '}')
+	}
+	if q := out.Quota; q != nil {
+		b = append(b, `,"quota":{"remaining":`...)
+		b = strconv.AppendInt(b, q.Remaining, 10)
+		if q.RefillAmount != 0 {
+			b = append(b, `,"refill_amount":`...)
+			b = strconv.AppendInt(b, q.RefillAmount, 10)
+		}
+		if q.RefillPeriod != "" {
+			b = append(b, `,"refill_period":`...)
+			b = appendJSONString(b, q.RefillPeriod)
+		}
+		b = append(b, `,"next_refill_at":`...)
+		if q.NextRefillAt != nil {
+			b = appendJSONTime(b, *q.NextRefillAt)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "}\n"...)
 }
 
 // quotaState is a key's quota as the API shows it, from a spend's result.

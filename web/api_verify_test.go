@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -149,5 +152,91 @@ func TestAPICloseFlushes(t *testing.T) {
 	}
 	if got, _ := app.store.FindKeyByID(context.Background(), app.team.ID, k.PublicID); got.LastUsedAt == nil {
 		t.Fatal("Close did not flush the last use")
+	}
+}
+
+// TestVerifyAnswerIsEncodingJSON holds the verdict, written by hand for
+// speed, to what encoding/json writes for apiVerifyJSON (as c.JSON has
+// it, with its closing line feed): refusals, a valid key with and without
+// scopes, a rate limit with and without a retry, quotas with and without
+// a refill, and strings to escape.
+func TestVerifyAnswerIsEncodingJSON(t *testing.T) {
+	next := time.Date(2031, 5, 4, 0, 0, 0, 123456789, time.UTC)
+	for _, out := range []apiVerifyJSON{
+		{Code: "INVALID"},
+		{Code: "RATE_LIMITED", RateLimit: &rateStateJSON{Limit: 10, Period: "1m", ResetSeconds: 6, RetryAfterSeconds: 6}},
+		{Valid: true, KeyID: "key_01", TeamID: 7, Environment: "live", Scopes: []string{"api_keys:read", "members:write"}},
+		{Valid: true, KeyID: "key_<&>\"é", TeamID: 1, Environment: "test", Scopes: []string{}},
+		{Valid: true, KeyID: "key_02", TeamID: 3, Environment: "live",
+			RateLimit: &rateStateJSON{Limit: 100, Period: "1s", Remaining: 99, ResetSeconds: 1},
+			Quota:     &quotaJSON{Remaining: 41, RefillAmount: 50, RefillPeriod: "day", NextRefillAt: &next}},
+		{Code: "QUOTA_EXCEEDED", Quota: &quotaJSON{}},
+	} {
+		want, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, '\n')
+		if got := appendVerify(nil, &out); !bytes.Equal(got, want) {
+			t.Errorf("appendVerify:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// decodeJSON takes its quick path only for what its strict path accepts,
+// and decodes it the same: each body is decoded both ways, and where the
+// quick path takes it, the strict one must too, with the same value. The
+// plain bodies (the first five) must take the quick path.
+func FuzzDecodeQuick(f *testing.F) {
+	for _, in := range decodeBodies {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		checkDecodeQuick(t, in, false)
+	})
+}
+
+func TestDecodeQuickAgreesWithStrict(t *testing.T) {
+	for i, in := range decodeBodies {
+		checkDecodeQuick(t, in, i < 5)
+	}
+}
+
+var decodeBodies = []string{
+	`{"key":"k","scope":"api_keys:read"}`,
+	` { "key" : "k" , "list" : [ "a" , "b" ] } `,
+	`{"nested":{"a":1,"b":"x"},"items":[{"a":2}]}`,
+	`{}`, `{"key":"a\"b\\c\u00e9"}`, `{"key":null}`, `{"nested":null}`,
+	`{"Key":"k"}`, `{"key":"a","key":"b"}`, `{"other":1}`, `{"k\u0065y":"k"}`,
+	`{"nested":{"a":1,"A":2}}`, `{"nested":{"c":1}}`, `{"items":[{"c":1}]}`,
+	`{"key":"k"} {}`, `{"key":"k"}x`, `[]`, `null`, `"key"`, `{"key":1}`, `{"key":"k",}`, `{"key" "k"}`,
+	`{"key":"k"`, `{"nested":{"a":"one"}}`, `{"list":[1,{"x":[}]}`, ``, `{"key":"\u0000"}`,
+}
+
+type quickNested struct {
+	A int    `json:"a"`
+	B string `json:"b"`
+}
+
+type quickBody struct {
+	Key    string        `json:"key"`
+	Scope  string        `json:"scope"`
+	List   []string      `json:"list"`
+	Nested *quickNested  `json:"nested"`
+	Items  []quickNested `json:"items"`
+}
+
+func checkDecodeQuick(t *testing.T, in string, plain bool) {
+	var quick, strict quickBody
+	ok := decodeQuick([]byte(in), &quick)
+	err := decodeStrict([]byte(in), &strict)
+	if ok && err != nil {
+		t.Errorf("%s: the quick path took what the strict one refuses (%v)", in, err)
+	}
+	if ok && !reflect.DeepEqual(quick, strict) {
+		t.Errorf("%s: quick %+v, strict %+v", in, quick, strict)
+	}
+	if plain && !ok {
+		t.Errorf("%s: a plain body missed the quick path", in)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,7 +41,7 @@ func (s *Server) controlChars(c echo.Context) error {
 	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	ct := mediaType(r)
 	switch {
 	case ct == echo.MIMEApplicationForm || ct == echo.MIMEMultipartForm:
 		var form url.Values
@@ -73,13 +72,23 @@ func (s *Server) controlChars(c echo.Context) error {
 		if err != nil {
 			return err // the body limit's 413, or a broken connection
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = &bufferedBody{Reader: bytes.NewReader(body), data: body}
 		if where := jsonControl(body); where != "" {
 			return errControl(where)
 		}
 	}
 	return nil
 }
+
+// bufferedBody is a request body read in full for the check above, and
+// kept: the handler's decodeJSON takes its bytes instead of copying them
+// again (requestBody).
+type bufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*bufferedBody) Close() error { return nil }
 
 // isControl reports the C0 control characters and DEL.
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
@@ -109,6 +118,12 @@ func printableName(name string) string {
 // are left to the handler, which reports them. Raw control characters are
 // already invalid JSON; this finds the escaped ones (\u0000).
 func jsonControl(body []byte) string {
+	if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, 0x7f) < 0 {
+		// No escapes, so no escaped control character, and no DEL (valid
+		// raw in a JSON string): the tokens below could only find the
+		// other raw ones, which are not JSON, and the decoder refuses.
+		return ""
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	for {
 		tok, err := dec.Token()
