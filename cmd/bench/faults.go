@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -185,6 +186,32 @@ func measureFlood(ctx context.Context, a *instance, loadKeys []string, set setti
 	}
 	res.Ratio = median(res.Cycles)
 	return res, nil
+}
+
+// floodOnly is BENCH_ONLY=flood: the flood measured on its own, right
+// after seeding, once per round, each printed as the full run prints it.
+func floodOnly(ctx context.Context, g keyGen, set settings, a *instance) error {
+	var loadKeys []string
+	for i := 1; i < set.TeamKeys && len(loadKeys) < set.LoadKeys; i++ {
+		if keyActive(i) {
+			loadKeys = append(loadKeys, g.raw(i))
+		}
+	}
+	if err := touchKeys(ctx, []string{a.url}, loadKeys, set.Conns); err != nil {
+		return err
+	}
+	var ratios []float64
+	for r := range set.Rounds {
+		f, err := measureFlood(ctx, a, loadKeys, set, set.Cycles, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("flood, run %d: p99 %.2f ms quiet, %.2f ms under %.0f unknown keys/s: %.2f× over all slices; median of %d cycles %.2f× (per cycle %s)\n",
+			r+1, f.Quiet.P99ms, f.Flooded.P99ms, f.FloodRate, f.PooledRatio, len(f.Cycles), f.Ratio, ratioList(f.Cycles))
+		ratios = append(ratios, f.Ratio)
+	}
+	fmt.Printf("flood_p99_ratio=%.2f\n", median(ratios))
+	return nil
 }
 
 // measureRevocationsSaturated is measureRevocations while A and B are

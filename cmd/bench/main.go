@@ -19,7 +19,8 @@
 // for a CPU profile of an extra, unmeasured run of cached GET /v1/whoami,
 // and BENCH_MEMPROFILE one for a heap profile of the instance holding the
 // cached keys. BENCH_ONLY=list measures the key list alone (after the same
-// seeding, with no load before it), and BENCH_KEEP=1 leaves the database in
+// seeding, with no load before it), BENCH_ONLY=flood the flood alone (once
+// per round), and BENCH_KEEP=1 leaves the database in
 // place at the end (its name is printed) for EXPLAIN.
 //
 // Progress goes to stderr; the results table to stdout, ending with one line
@@ -190,8 +191,11 @@ func run(ctx context.Context) (err error) {
 	res.Seed = seedResult{Keys: set.TotalKeys, TeamKeys: set.TeamKeys, Teams: lay.otherTeams() + 1,
 		Seconds: seedTook.Seconds(), RowsPerSecond: float64(set.TotalKeys) / seedTook.Seconds(), VacuumSeconds: vacuumTook.Seconds()}
 	note("seeded in %.1fs (%s rows/s), VACUUM ANALYZE %.1fs", seedTook.Seconds(), thousands(int64(res.Seed.RowsPerSecond)), vacuumTook.Seconds())
-	if os.Getenv("BENCH_ONLY") == "list" {
+	switch os.Getenv("BENCH_ONLY") {
+	case "list":
 		return listOnly(ctx, db, g, set, owner, a, team.ID)
+	case "flood":
+		return floodOnly(ctx, g, set, a)
 	}
 	cnt, err := installCounting(ctx, db.dsn)
 	if err != nil {
