@@ -147,12 +147,7 @@ func writeVerify(c echo.Context, out *apiVerifyJSON) error {
 	if prettyJSON(c) {
 		return c.JSON(http.StatusOK, out)
 	}
-	bp := jsonBufs.Get().(*[]byte)
-	b := appendVerify((*bp)[:0], out)
-	err := writeJSON(c, http.StatusOK, b)
-	*bp = b
-	jsonBufs.Put(bp)
-	return err
+	return writeAppended(c, http.StatusOK, func(b []byte) []byte { return appendVerify(b, out) })
 }
 
 // appendVerify appends out as encoding/json writes apiVerifyJSON (empty
@@ -197,16 +192,7 @@ func appendVerify(b []byte, out *apiVerifyJSON) []byte {
 		b = append(b, '}')
 	}
 	if q := out.Quota; q != nil {
-		b = append(b, `,"quota":{"remaining":`...)
-		b = strconv.AppendInt(b, q.Remaining, 10)
-		if q.RefillAmount != 0 {
-			b = append(b, `,"refill_amount":`...)
-			b = strconv.AppendInt(b, q.RefillAmount, 10)
-		}
-		if q.RefillPeriod != "" {
-			b = append(b, `,"refill_period":`...)
-			b = appendJSONString(b, q.RefillPeriod)
-		}
+		b = appendQuotaFields(append(b, `,"quota":{`...), q.Remaining, q.RefillAmount, q.RefillPeriod)
 		b = append(b, `,"next_refill_at":`...)
 		if q.NextRefillAt != nil {
 			b = appendJSONTime(b, *q.NextRefillAt)

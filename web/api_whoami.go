@@ -77,12 +77,7 @@ func (s *Server) handleWhoami(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-	bp := jsonBufs.Get().(*[]byte)
-	b := appendWhoami((*bp)[:0], k, left, hasQuota)
-	err := writeJSON(c, http.StatusOK, b)
-	*bp = b
-	jsonBufs.Put(bp)
-	return err
+	return writeAppended(c, http.StatusOK, func(b []byte) []byte { return appendWhoami(b, k, left, hasQuota) })
 }
 
 // appendWhoami appends k's whoami answer to b as encoding/json writes
@@ -140,21 +135,39 @@ func appendRestrictions(b []byte, r *model.Restrictions) []byte {
 	}
 	b = append(b, `,"quota":`...)
 	if q := r.Quota; q != nil {
-		b = append(b, `{"remaining":`...)
-		b = strconv.AppendInt(b, q.Remaining, 10)
-		if q.RefillAmount != 0 {
-			b = append(b, `,"refill_amount":`...)
-			b = strconv.AppendInt(b, q.RefillAmount, 10)
-		}
-		if q.RefillPeriod != "" {
-			b = append(b, `,"refill_period":`...)
-			b = appendJSONString(b, q.RefillPeriod)
-		}
-		b = append(b, '}')
+		b = append(appendQuotaFields(append(b, '{'), q.Remaining, q.RefillAmount, q.RefillPeriod), '}')
 	} else {
 		b = append(b, "null"...)
 	}
 	return b
+}
+
+// appendQuotaFields appends a quota's remaining units and, when set, its
+// refill amount and period, as members of an object whose braces the
+// caller writes (a whoami's restriction, a verdict's quota).
+func appendQuotaFields(b []byte, remaining, refillAmount int64, refillPeriod string) []byte {
+	b = append(b, `"remaining":`...)
+	b = strconv.AppendInt(b, remaining, 10)
+	if refillAmount != 0 {
+		b = append(b, `,"refill_amount":`...)
+		b = strconv.AppendInt(b, refillAmount, 10)
+	}
+	if refillPeriod != "" {
+		b = append(b, `,"refill_period":`...)
+		b = appendJSONString(b, refillPeriod)
+	}
+	return b
+}
+
+// writeAppended writes a JSON answer appended by fill into a pooled
+// buffer (the answers written by hand for speed).
+func writeAppended(c echo.Context, status int, fill func([]byte) []byte) error {
+	bp := jsonBufs.Get().(*[]byte)
+	b := fill((*bp)[:0])
+	err := writeJSON(c, status, b)
+	*bp = b
+	jsonBufs.Put(bp)
+	return err
 }
 
 // appendJSONStrings appends ss as a JSON array (nil as null, as
