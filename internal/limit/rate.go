@@ -2,8 +2,9 @@
 //
 // Rates is a GCRA (generic cell rate algorithm, a token bucket kept as one
 // timestamp) per key: in process by default, or, with a Redis client, one
-// limit shared by every instance through redis_rate, falling back to the
-// in-process limiter while Redis cannot be reached. Quotas spends durable
+// limit shared by every instance through a script in Redis, the requests
+// waiting at the same moment decided in one call (redis.go), falling back
+// to the in-process limiter while Redis cannot be reached. Quotas spends durable
 // per-key budgets from leases taken from the database (see Quotas).
 package limit
 
