@@ -312,10 +312,6 @@ func (tb *tab) assertNoRawKeys(when string, raws []string) {
 // as a person's next click comes long after.
 func (tb *tab) openRowMenu(id string) {
 	tb.t.Helper()
-	// A row htmx has just swapped in is processed as it settles: until
-	// then its buttons are plain form buttons, and a click on one submits
-	// the page's no-JavaScript fallback form instead of opening a dialog.
-	tb.waitJS("htmx to settle the table", `!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")`)
 	tb.click("#key-" + id + " details.menu > summary")
 	tb.waitJS("the row menu", fmt.Sprintf(`(() => {
 	  const m = document.querySelector("#key-%s details.menu[open]");

@@ -365,7 +365,11 @@ func (tb *tab) open(path string) int64 {
 // the point it would click.
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
-	tb.waitJS(sel+" to show", fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.getClientRects().length > 0; })()`, sel))
+	// Content htmx has just swapped in (marked htmx-added) is processed as
+	// it settles: until then its hx- buttons are plain form buttons, and a
+	// click submits the no-JavaScript fallback instead. A person's click
+	// comes long after the 20 ms settle.
+	tb.waitJS(sel+" to show", fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.getClientRects().length > 0 && !el.closest(".htmx-added"); })()`, sel))
 	type target struct {
 		X, Y    float64
 		Covered string
