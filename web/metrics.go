@@ -181,7 +181,7 @@ func (m *metrics) registerLimitMetrics(r *limit.Rates) {
 		}, func() float64 { return b2f(r.Degraded()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "keyward_ratelimit_fallback_decisions_total",
-			Help: "Rate-limit decisions made in process because Redis was unreachable.",
+			Help: "Rate-limit decisions made in process because Redis was unreachable (or, rarely, no worker was free to ask it within the timeout).",
 		}, func() float64 { return float64(r.Fallbacks()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "keyward_ratelimit_redis_outages_total",

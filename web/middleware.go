@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -319,15 +320,15 @@ func (s *Server) logAccess(c echo.Context, machine bool, status int, took time.D
 const DefaultAccessLogClientErrors = 100
 
 // lineBudget caps the lines of one kind written per second (a window per
-// Unix second). Requests racing across a window's edge may let a line or
-// two more through: it bounds a flood, it is not an exact count.
+// Unix second). Its lock is taken only for the lines it caps (4xx
+// answers), which come at most as fast as the requests themselves.
 type lineBudget struct {
 	perSecond int64 // 0: no cap
-	window    atomic.Int64
-	used      atomic.Int64
-	// over counts the lines over the cap in the current window;
-	// suppressed all of them since start.
-	over       atomic.Int64
+	mu        sync.Mutex
+	window    int64 // the current window's Unix second
+	used      int64 // lines written in it
+	over      int64 // lines refused in it
+	// suppressed counts every line refused since start.
 	suppressed atomic.Int64
 }
 
@@ -342,20 +343,26 @@ func newLineBudget(perSecond int) *lineBudget {
 }
 
 // take reports whether a line may be written in the second now; first is
-// set for the first line refused in a window (which is worth a notice).
+// set for the first line refused in a window (which is worth a notice). A
+// now older than the current window counts in the current window.
 func (b *lineBudget) take(now int64) (ok, first bool) {
 	if b.perSecond == 0 {
 		return true, false
 	}
-	if w := b.window.Load(); w != now && b.window.CompareAndSwap(w, now) {
-		b.used.Store(0)
-		b.over.Store(0)
+	b.mu.Lock()
+	if now > b.window {
+		b.window, b.used, b.over = now, 0, 0
 	}
-	if b.used.Add(1) <= b.perSecond {
+	b.used++
+	if b.used <= b.perSecond {
+		b.mu.Unlock()
 		return true, false
 	}
+	b.over++
+	first = b.over == 1
+	b.mu.Unlock()
 	b.suppressed.Add(1)
-	return false, b.over.Add(1) == 1
+	return false, first
 }
 
 // logsAccess is the access log policy: every dashboard request is logged;

@@ -355,3 +355,29 @@ func TestAccessLogCapsClientErrors(t *testing.T) {
 		})
 	}
 }
+
+// The cap counts per second: three lines, then refusals (the first one
+// flagged for its notice), a late caller's older second counted in the
+// current one, and a fresh budget in the next second.
+func TestLineBudget(t *testing.T) {
+	b := newLineBudget(3)
+	type step struct {
+		now       int64
+		ok, first bool
+	}
+	for i, s := range []step{
+		{10, true, false}, {10, true, false}, {10, true, false},
+		{10, false, true}, {10, false, false}, {9, false, false},
+		{11, true, false}, {11, true, false}, {10, true, false}, {11, false, true},
+	} {
+		if ok, first := b.take(s.now); ok != s.ok || first != s.first {
+			t.Fatalf("step %d (second %d): ok %v first %v, want %v %v", i+1, s.now, ok, first, s.ok, s.first)
+		}
+	}
+	if n := b.suppressed.Load(); n != 4 {
+		t.Fatalf("%d suppressed, want 4", n)
+	}
+	if ok, _ := newLineBudget(-1).take(1); !ok {
+		t.Fatal("a negative cap (KEYWARD_ACCESS_LOG_CLIENT_ERRORS=0) refused a line")
+	}
+}

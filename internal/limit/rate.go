@@ -44,7 +44,8 @@ type RateOptions struct {
 	// Prefix namespaces the Redis keys ("keyward" when empty); tests use
 	// their own.
 	Prefix string
-	// Timeout bounds one Redis call (default 250ms): past it the request is
+	// Timeout bounds one Redis call (default 250ms), and a request's wait
+	// for a worker to take it into one: past either, the request is
 	// decided in process.
 	Timeout time.Duration
 	// Retry is how long to decide in process after Redis failed before
@@ -136,6 +137,12 @@ func (r *Rates) Allow(ctx context.Context, keyID int64, lim model.RateLimit, now
 			}
 			return res
 		}
+		if errors.Is(err, errBusy) {
+			// No worker was free: the request was never sent, and the
+			// calls in flight will say whether Redis is failing.
+			r.fallbacks.Add(1)
+			return r.local.allow(keyID, lim.Limit, period, now)
+		}
 		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, errClosed) {
 			// The caller went away before Redis answered: that says
 			// nothing about Redis, which is neither marked down nor
@@ -164,8 +171,6 @@ func (r *Rates) tryAgain(now time.Time) bool {
 }
 
 func (r *Rates) allowRedis(ctx context.Context, keyID int64, lim model.RateLimit, period time.Duration) (RateResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	// The key names the limit too, so that a changed limit starts afresh
 	// rather than reading a bucket kept at another rate.
 	key := "rate:" + r.prefix + ":" + strconv.FormatInt(keyID, 10) + ":" + lim.String()

@@ -75,15 +75,31 @@ type rateCall struct {
 	key    string
 	limit  int64
 	period time.Duration
-	reply  chan rateReply // buffered: a worker never waits for a caller
+	// state is callQueued until a worker takes the call into a batch
+	// (callTaken) or its caller gives up on it first (callDropped): a
+	// dropped call is never sent, so it spends nothing in Redis.
+	state atomic.Int32
+	reply chan rateReply // buffered: a worker never waits for a caller
+	// timer bounds the wait for a worker (the batcher's timeout).
+	timer *time.Timer
 }
+
+const (
+	callQueued int32 = iota
+	callTaken
+	callDropped
+)
 
 type rateReply struct {
 	res RateResult
 	err error
 }
 
-var callPool = sync.Pool{New: func() any { return &rateCall{reply: make(chan rateReply, 1)} }}
+var callPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &rateCall{reply: make(chan rateReply, 1), timer: t}
+}}
 
 // batcher sends rate limit decisions to Redis in batches.
 type batcher struct {
@@ -110,34 +126,59 @@ func newBatcher(rdb redis.Scripter, timeout time.Duration) *batcher {
 // errClosed answers requests made after close.
 var errClosed = errors.New("rate limits: closed")
 
-// allow asks Redis to spend one request of the bucket at key. It waits at
-// most until ctx is done.
+// errBusy answers a request that no worker took within the timeout (every
+// one was waiting on Redis): it was never sent, and says nothing of Redis
+// that the calls being waited on will not say.
+var errBusy = errors.New("rate limits: no Redis worker free within the timeout")
+
+// allow asks Redis to spend one request of the bucket at key. A request no
+// worker takes within the timeout is dropped, never sent (errBusy); once
+// taken, its answer comes within the worker's own timeout for the call.
+// A caller that goes away (ctx) leaves at once.
 func (b *batcher) allow(ctx context.Context, key string, limit int64, period time.Duration) (RateResult, error) {
 	if err := ctx.Err(); err != nil {
 		return RateResult{}, err
 	}
 	c := callPool.Get().(*rateCall)
 	c.key, c.limit, c.period = key, limit, period
+	c.state.Store(callQueued)
+	c.timer.Reset(b.timeout)
 	select {
 	case b.calls <- c:
+	case <-c.timer.C:
+		callPool.Put(c)
+		return RateResult{}, errBusy
 	case <-ctx.Done():
+		c.timer.Stop()
 		callPool.Put(c)
 		return RateResult{}, ctx.Err()
 	case <-b.quit:
+		c.timer.Stop()
 		callPool.Put(c)
 		return RateResult{}, errClosed
 	}
-	select {
-	case r := <-c.reply:
-		// The reply was taken: nothing refers to c any more.
-		callPool.Put(c)
-		return r.res, r.err
-	case <-ctx.Done():
-		// A worker may still hold c and reply into it: c is left to the
-		// collector, not put back.
-		return RateResult{}, ctx.Err()
-	case <-b.quit:
-		return RateResult{}, errClosed
+	for {
+		select {
+		case r := <-c.reply:
+			// The reply was taken: nothing refers to c any more.
+			c.timer.Stop()
+			callPool.Put(c)
+			return r.res, r.err
+		case <-c.timer.C:
+			if c.state.CompareAndSwap(callQueued, callDropped) {
+				// Still in the queue: the worker that takes it skips it.
+				// It is left to the collector, not put back.
+				return RateResult{}, errBusy
+			}
+			// In a batch that Redis is deciding: wait for the answer.
+		case <-ctx.Done():
+			// Queued or in a batch, c may still be read and answered: it
+			// is left to the collector, not put back.
+			c.state.CompareAndSwap(callQueued, callDropped)
+			return RateResult{}, ctx.Err()
+		case <-b.quit:
+			return RateResult{}, errClosed
+		}
 	}
 }
 
@@ -150,7 +191,10 @@ func (b *batcher) work() {
 	for {
 		select {
 		case c := <-b.calls:
-			batch = append(batch[:0], c)
+			batch = batch[:0]
+			if c.state.CompareAndSwap(callQueued, callTaken) {
+				batch = append(batch, c)
+			}
 		case <-b.quit:
 			return
 		}
@@ -158,10 +202,17 @@ func (b *batcher) work() {
 		for len(batch) < maxBatch {
 			select {
 			case c := <-b.calls:
-				batch = append(batch, c)
+				// A call its caller gave up on is skipped: it is never
+				// sent, so a backlog left by a slow Redis spends nothing.
+				if c.state.CompareAndSwap(callQueued, callTaken) {
+					batch = append(batch, c)
+				}
 			default:
 				break fill
 			}
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		keys, args = keys[:0], args[:0]
 		for _, c := range batch {

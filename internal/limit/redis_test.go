@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/keyward/keyward/internal/limit"
 	"github.com/keyward/keyward/internal/model"
 	"github.com/keyward/keyward/internal/testredis"
@@ -128,5 +130,95 @@ func TestRatesAfterClose(t *testing.T) {
 	}
 	if r.Degraded() || r.Outages() != 0 {
 		t.Fatal("Close taken for a Redis outage")
+	}
+}
+
+// slowRedis delays every command the client sends, as a Redis that takes
+// its time to answer would.
+type slowRedis struct{ d time.Duration }
+
+func (slowRedis) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h slowRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		time.Sleep(h.d)
+		return next(ctx, cmd)
+	}
+}
+
+func (slowRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A Redis that answers each call in 150 ms, within the 250 ms timeout, is
+// not failing, even when requests wait for a worker before their call is
+// sent (150 ms, then 150 ms more in Redis): their wait is not the call's.
+func TestSlowRedisIsNoOutage(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix, Timeout: 250 * time.Millisecond})
+	t.Cleanup(r.Close)
+	lim := model.RateLimit{Limit: 100, Period: model.RatePerHour}
+	r.Allow(context.Background(), 1, lim, time.Now()) // the script is loaded
+	rdb.AddHook(slowRedis{150 * time.Millisecond})
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r.Allow(context.Background(), 1, lim, time.Now()).Allowed {
+				admitted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if r.Degraded() || r.Outages() != 0 || r.Fallbacks() != 0 {
+		t.Fatalf("a slow Redis taken for a failing one: degraded %v, outages %d, fallbacks %d", r.Degraded(), r.Outages(), r.Fallbacks())
+	}
+	if admitted.Load() != 64 {
+		t.Fatalf("%d of 64 admitted", admitted.Load())
+	}
+}
+
+// A request whose caller leaves while it waits for a worker is never
+// sent: it spends nothing in Redis.
+func TestAbandonedRequestIsNotSent(t *testing.T) {
+	rdb, prefix := testredis.Client(t)
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix, Timeout: 2 * time.Second})
+	t.Cleanup(r.Close)
+	lim := model.RateLimit{Limit: 100, Period: model.RatePerHour}
+	r.Allow(context.Background(), 1, lim, time.Now()) // the script is loaded
+	rdb.AddHook(slowRedis{400 * time.Millisecond})
+	// Four requests, apart, so that each of the four workers takes one.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Allow(context.Background(), int64(10+i), lim, time.Now())
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A fifth waits for one of them; its caller leaves.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan time.Duration)
+	go func() {
+		start := time.Now()
+		r.Allow(ctx, 99, lim, time.Now())
+		done <- time.Since(start)
+	}()
+	time.Sleep(30 * time.Millisecond)
+	cancel()
+	if took := <-done; took > 200*time.Millisecond {
+		t.Fatalf("the caller that left waited %v", took)
+	}
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // the workers have drained the queue
+	n, err := rdb.Exists(context.Background(), "rate:"+prefix+":99:"+lim.String()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatal("the abandoned request was sent to Redis and spent a request of key 99")
 	}
 }
