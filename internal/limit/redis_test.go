@@ -150,16 +150,25 @@ func (slowRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 	return next
 }
 
+// slowRates returns rate limits shared through a Redis of the test's own
+// whose every call, once the script is loaded, takes delay; timeout is
+// the limiter's. lim is a limit the tests never reach.
+func slowRates(t *testing.T, timeout, delay time.Duration) (*redis.Client, string, *limit.Rates, model.RateLimit) {
+	t.Helper()
+	rdb, prefix := testredis.Client(t)
+	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix, Timeout: timeout})
+	t.Cleanup(r.Close)
+	lim := model.RateLimit{Limit: 100, Period: model.RatePerHour}
+	r.Allow(context.Background(), 1, lim, time.Now()) // the script is loaded
+	rdb.AddHook(slowRedis{delay})
+	return rdb, prefix, r, lim
+}
+
 // A Redis that answers each call in 150 ms, within the 250 ms timeout, is
 // not failing, even when requests wait for a worker before their call is
 // sent (150 ms, then 150 ms more in Redis): their wait is not the call's.
 func TestSlowRedisIsNoOutage(t *testing.T) {
-	rdb, prefix := testredis.Client(t)
-	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix, Timeout: 250 * time.Millisecond})
-	t.Cleanup(r.Close)
-	lim := model.RateLimit{Limit: 100, Period: model.RatePerHour}
-	r.Allow(context.Background(), 1, lim, time.Now()) // the script is loaded
-	rdb.AddHook(slowRedis{150 * time.Millisecond})
+	_, _, r, lim := slowRates(t, 250*time.Millisecond, 150*time.Millisecond)
 	var admitted atomic.Int64
 	var wg sync.WaitGroup
 	for range 64 {
@@ -183,12 +192,7 @@ func TestSlowRedisIsNoOutage(t *testing.T) {
 // A request whose caller leaves while it waits for a worker is never
 // sent: it spends nothing in Redis.
 func TestAbandonedRequestIsNotSent(t *testing.T) {
-	rdb, prefix := testredis.Client(t)
-	r := limit.NewRates(limit.RateOptions{Redis: rdb, Prefix: prefix, Timeout: 2 * time.Second})
-	t.Cleanup(r.Close)
-	lim := model.RateLimit{Limit: 100, Period: model.RatePerHour}
-	r.Allow(context.Background(), 1, lim, time.Now()) // the script is loaded
-	rdb.AddHook(slowRedis{400 * time.Millisecond})
+	rdb, prefix, r, lim := slowRates(t, 2*time.Second, 400*time.Millisecond)
 	// Four requests, apart, so that each of the four workers takes one.
 	var wg sync.WaitGroup
 	for i := range 4 {
