@@ -62,9 +62,29 @@ func TestLastUseUpdatesInPlace(t *testing.T) {
 	if err := st.RecordUses(ctx, uses); err != nil {
 		t.Fatal(err)
 	}
-	for i := range uses {
-		uses[i].At = now.Add(time.Hour)
+	// An update in place needs room on the row's page. The previous
+	// flush's old row versions make that room once they are pruned, which
+	// waits for every snapshot in the database older than that flush (an
+	// autovacuum worker's, say). So the flush is tried a few times, each
+	// moving the last use an hour on within the same day; while
+	// last_used_at was indexed, no attempt updated a single row in place.
+	var upd, hot int64
+	for attempt := 1; attempt <= 5; attempt++ {
+		time.Sleep(time.Duration(attempt-1) * 200 * time.Millisecond)
+		for i := range uses {
+			uses[i].At = now.Add(time.Duration(attempt) * time.Hour)
+		}
+		if upd, hot = flushInPlace(t, st, uses); upd == n && hot*10 >= upd*9 {
+			return
+		}
 	}
+	t.Fatalf("the flush updated %d rows, %d of them in place; want %d, at least 90 %% in place", upd, hot, n)
+}
+
+// flushInPlace runs the last-use flush's UPDATE for uses and returns how
+// many rows it updated and how many of those in place (HOT).
+func flushInPlace(t *testing.T, st *Store, uses []model.KeyUse) (upd, hot int64) {
+	t.Helper()
 	last, _ := st.groupUses(uses)
 	lastJSON, err := json.Marshal(last)
 	if err != nil {
@@ -78,7 +98,7 @@ func TestLastUseUpdatesInPlace(t *testing.T) {
 	read := func(tx *gorm.DB, c *counts) error {
 		return tx.Raw("SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'api_keys'").Scan(c).Error
 	}
-	err = st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = st.db.WithContext(context.Background()).Transaction(func(tx *gorm.DB) error {
 		if err := read(tx, &before); err != nil {
 			return err
 		}
@@ -90,9 +110,5 @@ func TestLastUseUpdatesInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A row whose page has no room left moves to another page, which is no
-	// in-place update; the pages' free space (fillfactor) makes that rare.
-	if upd, hot := after.Upd-before.Upd, after.Hot-before.Hot; upd != n || hot*10 < upd*9 {
-		t.Fatalf("the flush updated %d rows, %d of them in place; want %d, at least 90 %% in place", upd, hot, n)
-	}
+	return after.Upd - before.Upd, after.Hot - before.Hot
 }
