@@ -149,7 +149,10 @@ func requestBody(r *http.Request, limit int64) ([]byte, error) {
 // encoding/json and a scan of the member names, instead of three passes.
 func decodeQuick(body []byte, v any) bool {
 	start := skipJSONSpace(body, 0)
-	if start == len(body) || body[start] != '{' || !jsonMembersExact(body, start, reflect.TypeOf(v)) {
+	if start == len(body) || body[start] != '{' {
+		return false
+	}
+	if _, ok := scanJSONObject(body, start, jsonFields(reflect.TypeOf(v))); !ok {
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -194,19 +197,13 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
-// jsonMembersExact scans the object at body[i] ('{') as checkMembers
-// checks it, and reports whether checkMembers would pass it: every member
-// name one of t's JSON field names, unescaped and in its exact case, none
-// twice, and the same for nested objects decoded into structs. The body
-// may be malformed: a scan that meets anything unexpected reports false.
-// Objects of more than 32 members report false (checkMembers decides).
-func jsonMembersExact(body []byte, i int, t reflect.Type) bool {
-	_, ok := scanJSONObject(body, i, jsonFields(t))
-	return ok
-}
-
-// scanJSONObject scans the object at body[i] ('{') and returns the index
-// after it.
+// scanJSONObject scans the object at body[i] ('{') as checkMembers checks
+// it, and returns the index after it and whether checkMembers would pass
+// it: every member name one of fields (t's JSON field names), unescaped
+// and in its exact case, none twice, and the same for nested objects
+// decoded into structs. The body may be malformed: a scan that meets
+// anything unexpected reports false, and so do objects of more than 32
+// members (checkMembers decides).
 func scanJSONObject(body []byte, i int, fields map[string]reflect.Type) (int, bool) {
 	var seen [32][]byte
 	n := 0

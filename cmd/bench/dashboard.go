@@ -83,13 +83,8 @@ func listPages(set settings) []listPage {
 // seeded database, with the team's keys restricted as in the full run. It
 // prints each page's figures and the p95 of the slowest.
 func listOnly(ctx context.Context, db *database, g keyGen, set settings, owner *browser, a *instance, teamID int64) error {
-	var restricted []string
-	for i := set.LoadKeys + 1; i < set.TeamKeys && len(restricted) < set.LoadKeys; i++ {
-		if keyActive(i) {
-			restricted = append(restricted, g.publicID(i))
-		}
-	}
-	if err := restrictKeys(ctx, db.dsn, restricted); err != nil {
+	_, restricted := loadAndRestricted(set)
+	if err := restrictKeys(ctx, db.dsn, g.publicIDs(restricted)); err != nil {
 		return fmt.Errorf("restricting keys: %w", err)
 	}
 	note("dashboard: key list server time, %d requests per page", set.ListSamples)

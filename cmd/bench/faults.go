@@ -191,12 +191,8 @@ func measureFlood(ctx context.Context, a *instance, loadKeys []string, set setti
 // floodOnly is BENCH_ONLY=flood: the flood measured on its own, right
 // after seeding, once per round, each printed as the full run prints it.
 func floodOnly(ctx context.Context, g keyGen, set settings, a *instance) error {
-	var loadKeys []string
-	for i := 1; i < set.TeamKeys && len(loadKeys) < set.LoadKeys; i++ {
-		if keyActive(i) {
-			loadKeys = append(loadKeys, g.raw(i))
-		}
-	}
+	load, _ := loadAndRestricted(set)
+	loadKeys := g.raws(load)
 	if err := touchKeys(ctx, []string{a.url}, loadKeys, set.Conns); err != nil {
 		return err
 	}

@@ -88,6 +88,44 @@ const (
 
 func keyActive(i int) bool { return i%20 != revokedSlot && i%20 != expiredSlot }
 
+// activeKeys returns the indexes of the first n active keys at from or
+// after it (below to), and the index after the last one.
+func activeKeys(from, to, n int) (idx []int, next int) {
+	for next = from; next < to && len(idx) < n; next++ {
+		if keyActive(next) {
+			idx = append(idx, next)
+		}
+	}
+	return idx, next
+}
+
+// raws returns the raw keys at idx.
+func (g keyGen) raws(idx []int) []string {
+	out := make([]string, len(idx))
+	for i, k := range idx {
+		out[i] = g.raw(k)
+	}
+	return out
+}
+
+// publicIDs returns the public ids of the keys at idx.
+func (g keyGen) publicIDs(idx []int) []string {
+	out := make([]string, len(idx))
+	for i, k := range idx {
+		out[i] = g.publicID(k)
+	}
+	return out
+}
+
+// loadAndRestricted are the bench team's load keys (the first LoadKeys
+// active keys after the admin key) and, after them, as many keys again
+// that the bench restricts (restricted.go).
+func loadAndRestricted(set settings) (load, restricted []int) {
+	load, next := activeKeys(1, set.TeamKeys, set.LoadKeys)
+	restricted, _ = activeKeys(next, set.TeamKeys, set.LoadKeys)
+	return load, restricted
+}
+
 func permission(i int) (model.PermissionSet, string) {
 	switch {
 	case i == 0 || i%3 == 1:

@@ -217,19 +217,9 @@ func run(ctx context.Context) (err error) {
 	// The keys: the team's admin key (write_all), load keys from the start
 	// of the team's range and revocation victims from its end, all active.
 	admin := g.raw(0)
-	var loadKeys, victimIDs, victims, restrictedKeys, restrictedIDs []string
-	next := 1
-	for ; next < set.TeamKeys && len(loadKeys) < set.LoadKeys; next++ {
-		if keyActive(next) {
-			loadKeys = append(loadKeys, g.raw(next))
-		}
-	}
-	// As many keys again, after those, with restrictions (restricted.go).
-	for ; next < set.TeamKeys && len(restrictedKeys) < set.LoadKeys; next++ {
-		if keyActive(next) {
-			restrictedKeys, restrictedIDs = append(restrictedKeys, g.raw(next)), append(restrictedIDs, g.publicID(next))
-		}
-	}
+	loadIdx, restrictedIdx := loadAndRestricted(set)
+	loadKeys, restrictedKeys, restrictedIDs := g.raws(loadIdx), g.raws(restrictedIdx), g.publicIDs(restrictedIdx)
+	var victimIDs, victims []string
 	if err := restrictKeys(ctx, db.dsn, restrictedIDs); err != nil {
 		return fmt.Errorf("restricting keys: %w", err)
 	}

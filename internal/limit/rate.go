@@ -4,8 +4,9 @@
 // timestamp) per key: in process by default, or, with a Redis client, one
 // limit shared by every instance through a script in Redis, the requests
 // waiting at the same moment decided in one call (redis.go), falling back
-// to the in-process limiter while Redis cannot be reached. Quotas spends durable
-// per-key budgets from leases taken from the database (see Quotas).
+// to the in-process limiter while Redis cannot be reached. Quotas spends
+// durable per-key budgets from leases taken from the database (see
+// Quotas).
 package limit
 
 import (
@@ -175,7 +176,7 @@ func (r *Rates) allowRedis(ctx context.Context, keyID int64, lim model.RateLimit
 	// rather than reading a bucket kept at another rate.
 	key := "rate:" + r.prefix + ":" + strconv.FormatInt(keyID, 10) + ":" + lim.String()
 	out, err := r.redis.allow(ctx, key, min(lim.Limit, model.MaxRateLimit), period)
-	out.Limit = lim.Limit
+	out.Limit, out.Period = lim.Limit, period
 	return out, err
 }
 

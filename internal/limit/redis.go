@@ -182,31 +182,34 @@ func (b *batcher) allow(ctx context.Context, key string, limit int64, period tim
 	}
 }
 
-// work decides batches until close.
+// work decides batches until close: it waits for a call, takes every
+// other call already waiting (up to maxBatch), skipping those whose
+// callers gave up, and answers them from one run of the script.
 func (b *batcher) work() {
 	defer b.wg.Done()
 	batch := make([]*rateCall, 0, maxBatch)
 	keys := make([]string, 0, maxBatch)
 	args := make([]any, 0, 2*maxBatch)
 	for {
+		var c *rateCall
 		select {
-		case c := <-b.calls:
-			batch = batch[:0]
-			if c.state.CompareAndSwap(callQueued, callTaken) {
-				batch = append(batch, c)
-			}
+		case c = <-b.calls:
 		case <-b.quit:
 			return
 		}
+		batch = batch[:0]
 	fill:
-		for len(batch) < maxBatch {
+		for {
+			// A call its caller gave up on is never sent, so a backlog
+			// left by a slow Redis spends nothing.
+			if c.state.CompareAndSwap(callQueued, callTaken) {
+				batch = append(batch, c)
+			}
+			if len(batch) == maxBatch {
+				break
+			}
 			select {
-			case c := <-b.calls:
-				// A call its caller gave up on is skipped: it is never
-				// sent, so a backlog left by a slow Redis spends nothing.
-				if c.state.CompareAndSwap(callQueued, callTaken) {
-					batch = append(batch, c)
-				}
+			case c = <-b.calls:
 			default:
 				break fill
 			}
@@ -219,12 +222,13 @@ func (b *batcher) work() {
 			keys = append(keys, c.key)
 			args = append(args, strconv.FormatInt(c.limit, 10), strconv.FormatInt(c.period.Microseconds(), 10))
 		}
-		res, err := b.decide(keys, args)
+		v, err := b.decide(keys, args)
 		for i, c := range batch {
 			r := rateReply{err: err}
 			if err == nil {
-				r.res = res[i]
-				r.res.Limit, r.res.Period = c.limit, c.period
+				o := v[4*i:]
+				r.res = RateResult{Allowed: o[0] == 1, Remaining: o[1],
+					RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
 			}
 			c.reply <- r
 			batch[i] = nil
@@ -233,25 +237,17 @@ func (b *batcher) work() {
 	}
 }
 
-// decide runs the script on one batch.
-func (b *batcher) decide(keys []string, args []any) ([]RateResult, error) {
+// decide runs the script on one batch: four integers per key (see
+// gcraScript).
+func (b *batcher) decide(keys []string, args []any) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
 	b.batches.Add(1)
 	v, err := b.script.Run(ctx, b.rdb, keys, args...).Int64Slice()
-	if err != nil {
-		return nil, err
+	if err == nil && len(v) != 4*len(keys) {
+		err = fmt.Errorf("rate limit script answered %d values for %d keys", len(v), len(keys))
 	}
-	if len(v) != 4*len(keys) {
-		return nil, fmt.Errorf("rate limit script answered %d values for %d keys", len(v), len(keys))
-	}
-	out := make([]RateResult, len(keys))
-	for i := range out {
-		o := v[4*i:]
-		out[i] = RateResult{Allowed: o[0] == 1, Remaining: o[1],
-			RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
-	}
-	return out, nil
+	return v, err
 }
 
 // close stops the workers; requests made after it are refused with
